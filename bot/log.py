@@ -1,0 +1,86 @@
+"""Structured logs: one JSON object per line, with secrets scrubbed before anything is written.
+
+Every log call passes its context (event, delivery, repo, pr, head_sha, …) as keyword fields. Values that must
+never appear (the webhook secret, the private key, installation tokens, secrets found by a scan) are
+registered with `add_sensitive` and replaced in every record, whatever logged them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from typing import Any
+
+from checks.redact import redact
+
+_sensitive: set[str] = set()
+_lock = threading.Lock()
+
+
+def add_sensitive(*values: str | None) -> None:
+    """Register values that must never be logged (ignores short values to avoid scrubbing common words)."""
+    with _lock:
+        for value in values:
+            if value and len(value) >= 8:
+                _sensitive.add(value)
+                # a PEM key is also logged line by line in tracebacks: register each long line
+                for line in value.splitlines():
+                    if len(line) >= 16:
+                        _sensitive.add(line.strip())
+
+
+def scrub(text: str) -> str:
+    if not _sensitive:
+        return text
+    with _lock:
+        values = sorted(_sensitive, key=len, reverse=True)
+    for value in values:
+        if value in text:
+            text = text.replace(value, redact(value))
+    return text
+
+
+class JsonFormatter(logging.Formatter):
+    _reserved = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in self._reserved and not key.startswith("_"):
+                payload[key] = value
+        if record.exc_info:
+            payload["exc"] = self.formatException(record.exc_info)
+        return scrub(json.dumps(payload, default=str))
+
+
+class Logger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """`log.info("job.done", repo=..., pr=...)`: keyword arguments become JSON fields."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        std = {k: kwargs.pop(k) for k in ("exc_info", "stack_info", "stacklevel") if k in kwargs}
+        extra = dict(self.extra or {})
+        extra.update(kwargs)
+        std["extra"] = extra
+        return msg, std
+
+
+def get_logger(name: str, **context: Any) -> Logger:
+    return Logger(logging.getLogger(name), context)
+
+
+def configure(level: str = "INFO") -> None:
+    """Send JSON lines to stderr at `level` (the `PRGUARD_LOG_LEVEL` setting)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # httpx logs every request URL at INFO; keep it at WARNING unless we are debugging
+    logging.getLogger("httpx").setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING)

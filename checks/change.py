@@ -1,0 +1,138 @@
+"""The `Change` model: which files a PR (or a local diff) touched, and which head-side lines it added.
+
+The model does not know where it came from. `checks.git_change` builds one from a local repository and
+`bot.change_github` from GitHub's PR files API; both hand in loaders so contents are read only when a check
+asks for them.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from checks.finding import Skipped
+
+DEFAULT_MAX_FILE_BYTES = 1024 * 1024
+
+Loader = Callable[[], bytes | None]
+
+
+class FileStatus(StrEnum):
+    ADDED = "added"
+    MODIFIED = "modified"
+    REMOVED = "removed"
+    RENAMED = "renamed"
+
+
+class LineSet:
+    """Head-side line numbers held as sorted, merged, inclusive ranges.
+
+    A 50 MB diff adds about a million lines; ranges keep that to a handful of tuples per file and make
+    membership a binary search.
+    """
+
+    __slots__ = ("_ends", "_starts")
+
+    def __init__(self, ranges: Iterable[tuple[int, int]] = ()) -> None:
+        merged: list[list[int]] = []
+        for start, end in sorted((s, e) for s, e in ranges if e >= s):
+            if merged and start <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        self._starts = [s for s, _ in merged]
+        self._ends = [e for _, e in merged]
+
+    @classmethod
+    def whole(cls, line_count: int) -> LineSet:
+        return cls([(1, line_count)] if line_count > 0 else [])
+
+    def __contains__(self, line: object) -> bool:
+        if not isinstance(line, int):
+            return False
+        i = bisect.bisect_right(self._starts, line) - 1
+        return i >= 0 and line <= self._ends[i]
+
+    def __len__(self) -> int:
+        return sum(e - s + 1 for s, e in zip(self._starts, self._ends, strict=True))
+
+    def __bool__(self) -> bool:
+        return bool(self._starts)
+
+    def __iter__(self) -> Iterator[int]:
+        for s, e in zip(self._starts, self._ends, strict=True):
+            yield from range(s, e + 1)
+
+    def ranges(self) -> list[tuple[int, int]]:
+        return list(zip(self._starts, self._ends, strict=True))
+
+    def __repr__(self) -> str:
+        return f"LineSet({self.ranges()!r})"
+
+
+def looks_binary(data: bytes) -> bool:
+    """Git's own rule: a NUL byte in the first 8000 bytes means binary."""
+    return b"\0" in data[:8000]
+
+
+@dataclass(eq=False)
+class ChangedFile:
+    """One changed path. Contents are loaded lazily and cached; symlinks are never followed."""
+
+    path: str
+    status: FileStatus
+    added_lines: LineSet
+    old_path: str | None = None
+    is_binary: bool = False
+    is_symlink: bool = False
+    size: int | None = None
+    head_loader: Loader | None = field(default=None, repr=False)
+    base_loader: Loader | None = field(default=None, repr=False)
+    _head: bytes | None = field(default=None, init=False, repr=False)
+    _head_loaded: bool = field(default=False, init=False, repr=False)
+
+    def head_bytes(self) -> bytes | None:
+        """Head-side bytes, or None for a removed file, a symlink or a file that could not be read."""
+        if self.status is FileStatus.REMOVED or self.is_symlink:
+            return None
+        if not self._head_loaded:
+            self._head = self.head_loader() if self.head_loader else None
+            self._head_loaded = True
+        return self._head
+
+    def head_text(self) -> str | None:
+        """Head-side text decoded as UTF-8 (invalid bytes replaced), or None for binary or absent content."""
+        data = self.head_bytes()
+        if data is None or self.is_binary:
+            return None
+        return data.decode("utf-8", errors="replace")
+
+    def base_bytes(self) -> bytes | None:
+        """Base-side bytes (the old path for a rename), or None for an added file. Not cached: rarely used."""
+        if self.status is FileStatus.ADDED or self.base_loader is None:
+            return None
+        return self.base_loader()
+
+    def release(self) -> None:
+        """Drop cached contents so a long scan does not hold every file in memory."""
+        self._head = None
+        self._head_loaded = False
+
+
+@dataclass
+class Change:
+    """The files changed between `base` and `head`, plus what was not scanned and why.
+
+    `head` is a commit SHA, or "worktree"/"index" for local uncommitted changes.
+    """
+
+    base: str
+    head: str
+    files: list[ChangedFile]
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def scannable(self) -> list[ChangedFile]:
+        """Files that exist on the head side and are not symlinks."""
+        return [f for f in self.files if f.status is not FileStatus.REMOVED and not f.is_symlink]

@@ -1,0 +1,79 @@
+"""The `Finding` record every check produces, and its severity scale."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    """Severity of a finding, ordered so `--fail-on` and policies can compare them."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse: critical=4 … info=0."""
+        return _RANK[self]
+
+    def at_least(self, other: Severity) -> bool:
+        return self.rank >= other.rank
+
+
+_RANK = {Severity.CRITICAL: 4, Severity.HIGH: 3, Severity.MEDIUM: 2, Severity.LOW: 1, Severity.INFO: 0}
+
+
+def make_fingerprint(rule_id: str, path: str, content: str) -> str:
+    """A fingerprint that survives unrelated lines moving.
+
+    It hashes the rule, the path and the matched content with whitespace collapsed, never the line number,
+    so "new in this PR" and waivers keep working when a file is edited elsewhere. 16 hex digits (64 bits)
+    are short enough to type in a `/prguard waive` command and long enough not to collide in one repo.
+    """
+    normalised = " ".join(content.split())
+    digest = hashlib.sha256(f"{rule_id}\0{path}\0{normalised}".encode()).hexdigest()
+    return digest[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem on one place of the head side of a change.
+
+    `path` is repository-relative with POSIX separators; `line`/`end_line` are 1-based head-side lines.
+    `message` must never contain a whole secret: checks redact with `checks.redact.redact` first.
+    """
+
+    check: str
+    rule_id: str
+    severity: Severity
+    path: str
+    line: int
+    title: str
+    message: str
+    fingerprint: str
+    end_line: int | None = None
+    remediation: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["severity"] = self.severity.value
+        data["end_line"] = self.end_line if self.end_line is not None else self.line
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A file a check did not scan, and why: skips are reported, never silent."""
+
+    path: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "reason": self.reason}

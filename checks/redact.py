@@ -1,0 +1,16 @@
+"""Redaction: the one way a secret may appear in any output (at most its first 4 characters and its length)."""
+
+from __future__ import annotations
+
+
+def redact(secret: str) -> str:
+    """`sk-p…(164 chars)`: enough for a developer to find the value, useless to anyone who reads the log."""
+    return f"{secret[:4]}…({len(secret)} chars)"
+
+
+def redact_in(text: str, secrets: list[str] | tuple[str, ...] | set[str]) -> str:
+    """Replace every occurrence of each secret in `text` (longest first, so overlapping values stay hidden)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, redact(secret))
+    return text

@@ -1,0 +1,54 @@
+"""The single place checks are registered.
+
+Adding a check is one module implementing `checks.base.Check` and one line here. Names listed with `None`
+are announced but not built yet: the App reports them as `neutral` "not yet available", never `success`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from checks.base import Check
+
+
+def _secrets() -> Check:
+    from checks.secrets import SecretsCheck
+
+    return SecretsCheck()
+
+
+#: Every check prguard knows, in reporting order. `None` = not available yet.
+REGISTRY: dict[str, Callable[[], Check] | None] = {
+    "secrets": _secrets,
+    "dependencies": None,
+    "iac": None,
+    "prompt-safety": None,
+}
+
+TITLES: dict[str, str] = {
+    "secrets": "Secrets",
+    "dependencies": "Dependencies",
+    "iac": "IaC / CI config",
+    "prompt-safety": "Prompt safety / AI supply chain",
+}
+
+
+def check_names() -> list[str]:
+    return list(REGISTRY)
+
+
+def is_available(name: str) -> bool:
+    return REGISTRY.get(name) is not None
+
+
+def create(name: str) -> Check:
+    factory = REGISTRY.get(name)
+    if factory is None:
+        raise KeyError(f"check {name!r} is not available")
+    return factory()
+
+
+def available_checks(names: list[str] | None = None) -> list[Check]:
+    """Instances of the available checks, optionally restricted to `names`."""
+    wanted = names if names is not None else check_names()
+    return [create(n) for n in wanted if is_available(n)]
