@@ -1,4 +1,8 @@
-"""The `prguard` command. Each subcommand lives in its own module, which adds its options and runs it."""
+"""The `prguard` command. Each subcommand lives in its own module, which adds its options and runs it.
+
+Only the chosen subcommand's module is imported: `prguard scan` runs in every pre-commit hook, and importing
+the server's dependencies (starlette, redis, githubkit) there would cost most of a second for nothing.
+"""
 
 from __future__ import annotations
 
@@ -15,17 +19,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="prguard", description=__doc__)
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `only`, just that subcommand's options are loaded (its module imported)."""
+    parser = argparse.ArgumentParser(prog="prguard", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
-        importlib.import_module(module).add_arguments(sp)
+        if name == only:
+            importlib.import_module(module).add_arguments(sp)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(chosen if chosen in COMMANDS else None)
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help(sys.stderr)

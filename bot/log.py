@@ -15,20 +15,37 @@ from typing import Any
 
 from checks.redact import redact
 
-_sensitive: set[str] = set()
+#: values never to be logged; insertion-ordered so short-lived ones (installation tokens) can be evicted
+_sensitive: dict[str, None] = {}
+#: values registered with `pinned=True` (webhook secret, private key): never evicted
+_pinned: set[str] = set()
+#: bound on remembered short-lived (unpinned) values: tokens live an hour, so a long-running worker would otherwise
+#: grow the list (and the cost of every log line) forever
+MAX_SENSITIVE = 512
 _lock = threading.Lock()
 
 
-def add_sensitive(*values: str | None) -> None:
-    """Register values that must never be logged (ignores short values to avoid scrubbing common words)."""
+def add_sensitive(*values: str | None, pinned: bool = False) -> None:
+    """Register values that must never be logged (ignores short values to avoid scrubbing common words).
+
+    `pinned` values (configuration secrets) stay for the process's life; others are forgotten oldest-first
+    beyond `MAX_SENSITIVE`, which is safe for installation tokens that expire within the hour.
+    """
     with _lock:
         for value in values:
-            if value and len(value) >= 8:
-                _sensitive.add(value)
-                # a PEM key is also logged line by line in tracebacks: register each long line
-                for line in value.splitlines():
-                    if len(line) >= 16:
-                        _sensitive.add(line.strip())
+            if not value or len(value) < 8:
+                continue
+            parts = [value]
+            # a PEM key is also logged line by line in tracebacks: register each long line
+            parts += [line.strip() for line in value.splitlines() if len(line.strip()) >= 16]
+            for part in parts:
+                _sensitive.pop(part, None)
+                _sensitive[part] = None
+                if pinned:
+                    _pinned.add(part)
+        transient = [v for v in _sensitive if v not in _pinned]
+        for old in transient[: max(0, len(transient) - MAX_SENSITIVE)]:
+            del _sensitive[old]
 
 
 def scrub(text: str) -> str:
@@ -54,7 +71,8 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():
             if key not in self._reserved and not key.startswith("_"):
-                payload[key] = value
+                # `event` names the log line; a job's GitHub event (`Job.log_context()`) is kept beside it
+                payload["github_event" if key == "event" else key] = value
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
         return scrub(json.dumps(payload, default=str))

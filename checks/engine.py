@@ -62,7 +62,7 @@ def run_check(
             if key not in seen:
                 seen.add(key)
                 result.findings.append(item)
-    except Exception as exc:  # noqa: BLE001 - any failure must surface as a failed check, not a crash
+    except Exception as exc:  # any failure must surface as a failed check, never a crash or a pass
         result.error = f"{type(exc).__name__}: {exc}"
     result.findings.sort(key=lambda f: (f.path, f.line, -f.severity.rank, f.rule_id))
     result.duration_s = time.perf_counter() - started

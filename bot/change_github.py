@@ -1,0 +1,275 @@
+"""Build a `checks.change.Change` for a pull request from GitHub's REST API.
+
+Checks are synchronous and pure, so every byte they may read is fetched first, asynchronously and with a
+bound on requests in flight (GitHub's secondary limits), and handed to each `ChangedFile` as a loader that
+returns the prefetched bytes. Only files some check wants are fetched.
+
+Where the lines come from: the PR files API's `patch` (head-side numbers of `+` lines). GitHub omits the
+patch for large diffs; then an added file counts as added whole and a modified one is diffed locally against
+its base version (difflib).
+
+Symlinks are never followed: the contents API answers a symlink to a file in the repository with the
+*target's* content, so a reply whose blob SHA is not the path's own blob SHA (from the files API) is treated
+as a symlink and its bytes are dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from githubkit import GitHub
+from githubkit.exception import RequestFailed
+
+from bot.log import Logger, get_logger
+from checks.change import DEFAULT_MAX_FILE_BYTES, Change, ChangedFile, FileStatus, LineSet, looks_binary
+from checks.finding import Skipped
+
+log = get_logger(__name__)
+
+MAX_PR_FILES = 3000  # GitHub's PR files API lists at most this many
+RAW = "application/vnd.github.raw+json"
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
+
+STATUS = {
+    "added": FileStatus.ADDED,
+    "copied": FileStatus.ADDED,  # new path; its whole content is new at that path
+    "modified": FileStatus.MODIFIED,
+    "changed": FileStatus.MODIFIED,  # mode change
+    "unchanged": FileStatus.MODIFIED,
+    "removed": FileStatus.REMOVED,
+    "renamed": FileStatus.RENAMED,
+}
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    #: Requests in flight for contents (GitHub asks integrators to stay well under 100 concurrent).
+    concurrency: int = 8
+
+
+@dataclass
+class FetchStats:
+    requests: int = 0
+    bytes: int = 0
+    files_fetched: int = 0
+    pages: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def added_lines_from_patch(patch: str) -> LineSet:
+    """Head-side line numbers of the `+` lines of a unified-diff patch (as the PR files API returns it)."""
+    ranges: list[tuple[int, int]] = []
+    line = 0
+    in_hunk = False
+    for raw in patch.splitlines():
+        match = _HUNK.match(raw)
+        if match:
+            line = int(match.group(1))
+            in_hunk = True
+            continue
+        if not in_hunk or raw.startswith("\\"):
+            continue  # "\ No newline at end of file"
+        if raw.startswith("+"):
+            if ranges and ranges[-1][1] == line - 1:
+                ranges[-1] = (ranges[-1][0], line)
+            else:
+                ranges.append((line, line))
+            line += 1
+        elif raw.startswith("-"):
+            continue
+        else:
+            line += 1
+    return LineSet(ranges)
+
+
+def added_lines_by_diff(base: bytes | None, head: bytes) -> LineSet:
+    """Lines of `head` that are new relative to `base` (used when GitHub omitted the patch)."""
+    head_lines = head.decode("utf-8", errors="replace").splitlines()
+    if base is None:
+        return LineSet.whole(len(head_lines))
+    base_lines = base.decode("utf-8", errors="replace").splitlines()
+    matcher = difflib.SequenceMatcher(a=base_lines, b=head_lines, autojunk=False)
+    return LineSet(
+        (j1 + 1, j2) for tag, _i1, _i2, j1, j2 in matcher.get_opcodes() if tag in ("replace", "insert")
+    )
+
+
+def line_count(data: bytes) -> int:
+    if not data:
+        return 0
+    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+
+
+@dataclass
+class _Fetched:
+    data: bytes | None = None
+    is_symlink: bool = False
+    size: int | None = None
+    skipped: str | None = None  # reason, when not fetched
+
+
+class ContentFetcher:
+    """Contents at a ref, bounded in flight, never following symlinks, capped in size."""
+
+    def __init__(self, gh: GitHub[Any], owner: str, repo: str, options: FetchOptions,
+                 stats: FetchStats) -> None:
+        self.gh = gh
+        self.owner = owner
+        self.repo = repo
+        self.options = options
+        self.stats = stats
+        self._sem = asyncio.Semaphore(max(1, options.concurrency))
+
+    async def fetch(self, path: str, ref: str, expected_sha: str | None) -> _Fetched:
+        async with self._sem:
+            return await self._fetch(path, ref, expected_sha)
+
+    async def _fetch(self, path: str, ref: str, expected_sha: str | None) -> _Fetched:
+        self.stats.requests += 1
+        try:
+            resp = await self.gh.rest.repos.async_get_content(
+                self.owner, self.repo, quote(path, safe="/"), ref=ref
+            )
+        except RequestFailed as exc:
+            if exc.response.status_code == 404:
+                return _Fetched(skipped=f"not found at {ref[:12]}")
+            raise
+        item = resp.parsed_data
+        kind = getattr(item, "type", None) if not isinstance(item, list) else "dir"
+        if kind == "symlink":
+            return _Fetched(is_symlink=True, skipped="symlink (never followed)")
+        if kind != "file":
+            return _Fetched(skipped=f"not a regular file ({kind})")
+        if expected_sha and item.sha and item.sha != expected_sha:
+            # GitHub served a symlink's target: the path's own blob is something else
+            return _Fetched(is_symlink=True, skipped="symlink (never followed)")
+        size = int(item.size or 0)
+        if size > self.options.max_file_bytes:
+            return _Fetched(size=size, skipped=f"larger than {self.options.max_file_bytes} bytes "
+                            f"({size} bytes); not fetched")
+        content = getattr(item, "content", "") or ""
+        encoding = getattr(item, "encoding", "") or ""
+        if encoding == "base64" and (content or size == 0):
+            data = base64.b64decode(content)
+        else:
+            data = await self._blob(item.sha)
+        self.stats.bytes += len(data)
+        self.stats.files_fetched += 1
+        return _Fetched(data=data, size=len(data))
+
+    async def _blob(self, sha: str) -> bytes:
+        """Files over 1 MB: the contents API sends no content; the git blobs API by SHA does (≤ 100 MB)."""
+        self.stats.requests += 1
+        resp = await self.gh.rest.git.async_get_blob(self.owner, self.repo, sha, headers={"Accept": RAW})
+        if resp.headers.get("content-type", "").startswith("application/json"):
+            payload = resp.raw_response.json()
+            if payload.get("encoding") == "base64":
+                return base64.b64decode(payload.get("content", ""))
+            return str(payload.get("content", "")).encode()
+        return resp.content
+
+
+async def list_pr_files(gh: GitHub[Any], owner: str, repo: str, number: int,
+                        stats: FetchStats | None = None) -> list[Any]:
+    """Every file of the PR, all pages (GitHub stops at 3,000)."""
+    files: list[Any] = []
+    async for entry in gh.rest.paginate(
+        gh.rest.pulls.async_list_files, owner=owner, repo=repo, pull_number=number, per_page=100
+    ):
+        files.append(entry)
+        if len(files) >= MAX_PR_FILES:
+            break
+    if stats is not None:
+        stats.pages = (len(files) + 99) // 100
+        stats.requests += stats.pages
+    return files
+
+
+async def build_change(
+    gh: GitHub[Any],
+    owner: str,
+    repo: str,
+    *,
+    pr_number: int,
+    base_sha: str,
+    head_sha: str,
+    wants: Callable[[ChangedFile], bool],
+    changed_files_total: int | None = None,
+    options: FetchOptions | None = None,
+    logger: Logger | None = None,
+    stats: FetchStats | None = None,
+) -> Change:
+    """The PR's `Change`, with head contents prefetched for every file `wants` accepts."""
+    options = options or FetchOptions()
+    stats = stats if stats is not None else FetchStats()
+    logger = logger or log
+    entries = await list_pr_files(gh, owner, repo, pr_number, stats)
+    fetcher = ContentFetcher(gh, owner, repo, options, stats)
+    change = Change(base=base_sha, head=head_sha, files=[])
+    total = max(changed_files_total or 0, len(entries))
+    if total > len(entries):
+        change.skipped.append(Skipped(
+            path=f"({total - len(entries)} more files)",
+            reason=f"GitHub lists at most {MAX_PR_FILES} files of a pull request; the other "
+                   f"{total - len(entries)} files were not scanned",
+        ))
+
+    jobs: list[asyncio.Task[None]] = []
+    for entry in entries:
+        status = STATUS.get(str(entry.status), FileStatus.MODIFIED)
+        patch = entry.patch if isinstance(getattr(entry, "patch", None), str) else None
+        file = ChangedFile(
+            path=entry.filename,
+            status=status,
+            added_lines=added_lines_from_patch(patch) if patch else LineSet(),
+            old_path=entry.previous_filename if isinstance(entry.previous_filename, str) else None,
+        )
+        change.files.append(file)
+        if status is FileStatus.REMOVED or not wants(file):
+            continue
+        jobs.append(asyncio.ensure_future(
+            _prefetch(file, fetcher, change, head_sha=head_sha, base_sha=base_sha,
+                      blob_sha=entry.sha, no_patch=patch is None, changes=int(entry.changes or 0))
+        ))
+    if jobs:
+        try:
+            await asyncio.gather(*jobs)
+        except BaseException:
+            for job in jobs:
+                job.cancel()
+            raise
+    logger.info("change.built", files=len(change.files), fetched=stats.files_fetched,
+                requests=stats.requests, bytes=stats.bytes, skipped=len(change.skipped))
+    return change
+
+
+async def _prefetch(file: ChangedFile, fetcher: ContentFetcher, change: Change, *, head_sha: str,
+                    base_sha: str, blob_sha: str | None, no_patch: bool, changes: int) -> None:
+    head = await fetcher.fetch(file.path, head_sha, blob_sha)
+    file.is_symlink = head.is_symlink
+    file.size = head.size
+    if head.data is None:
+        if head.skipped and not head.is_symlink:
+            change.skipped.append(Skipped(path=file.path, reason=head.skipped))
+        return
+    data = head.data
+    file.is_binary = looks_binary(data)
+    file.head_loader = lambda: data
+    if no_patch:
+        # GitHub sends no patch for binaries and for diffs too large to show
+        if file.status is FileStatus.ADDED or file.is_binary:
+            file.added_lines = LineSet.whole(line_count(data))
+        elif changes > 0:
+            base = await fetcher.fetch(file.old_path or file.path, base_sha, None)
+            base_data = base.data
+            file.added_lines = added_lines_by_diff(base_data, data)
+            if base_data is not None:
+                file.base_loader = lambda: base_data

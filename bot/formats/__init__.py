@@ -1,0 +1,36 @@
+"""Output formats for `prguard scan`: each module renders a `ScanReport` to a string.
+
+Adding a format is one module with `render(report, *, color=False) -> str` and one line in `FORMATS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.formats import json_format, sarif, text
+from bot.formats.report import ScanReport
+
+Renderer = Callable[..., str]
+
+#: format name -> renderer, in the order `--format` lists them; the first is the default
+FORMATS: dict[str, Renderer] = {
+    "text": text.render,
+    "json": json_format.render,
+    "sarif": sarif.render,
+}
+
+
+def names() -> list[str]:
+    return list(FORMATS)
+
+
+def render(name: str, report: ScanReport, *, color: bool = False) -> str:
+    """Render `report` as format `name`; colour only matters to formats meant for a terminal."""
+    try:
+        renderer = FORMATS[name]
+    except KeyError:
+        raise ValueError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}") from None
+    return renderer(report, color=color)
+
+
+__all__ = ["FORMATS", "ScanReport", "names", "render"]

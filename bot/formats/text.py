@@ -1,0 +1,84 @@
+"""Human output: findings grouped by file as `path:line  severity  rule  title`, then a one-line summary.
+
+`path:line` is what terminals and editors turn into a link. Colour is only added when asked (a TTY without
+NO_COLOR, decided by the caller), so piped output and files stay plain.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from itertools import groupby
+
+from bot.formats.report import ScanReport
+from bot.log import scrub
+from checks.finding import Severity
+
+_RESET = "\033[0m"
+_STYLE = {
+    Severity.CRITICAL: "\033[1;31m",
+    Severity.HIGH: "\033[31m",
+    Severity.MEDIUM: "\033[33m",
+    Severity.LOW: "\033[36m",
+    Severity.INFO: "\033[2m",
+}
+_BOLD, _DIM = "\033[1m", "\033[2m"
+_ORDER = [Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO]
+
+
+def render(report: ScanReport, *, color: bool = False) -> str:
+    def paint(text: str, style: str) -> str:
+        return f"{style}{text}{_RESET}" if color else text
+
+    lines: list[str] = []
+    findings = report.findings()
+    width = max((len(f"{f.path}:{f.line}") for f in findings), default=0)
+    explained: set[str] = set()
+    for path, group in groupby(findings, key=lambda f: f.path):
+        lines.append(paint(path, _BOLD))
+        for f in group:
+            where = f"{f.path}:{f.line}".ljust(width)
+            severity = paint(f.severity.value.ljust(8), _STYLE[f.severity])
+            lines.append(f"  {where}  {severity}  {f.rule_id}  {f.title}")
+            lines.extend(f"      {part}" for part in f.message.splitlines() if part.strip())
+            if f.remediation and f.rule_id not in explained:  # once per rule: a long fix is noise repeated
+                explained.add(f.rule_id)
+                lines.append(paint(f"      fix: {' '.join(f.remediation.split())}", _DIM))
+        lines.append("")
+    lines.append(_summary(report, paint))
+    for item in report.skipped():
+        lines.append(f"skipped {item.path}: {item.reason}")
+    for result in report.errors():
+        lines.append(paint(f"error: check {result.check} did not finish: {scrub(result.error or '')}", _BOLD))
+    notes = []
+    if report.unavailable:
+        notes.append(f"not available yet: {', '.join(report.unavailable)}")
+    if report.disabled:
+        notes.append(f"disabled by policy: {', '.join(report.disabled)}")
+    if notes:
+        lines.append(paint("; ".join(notes), _DIM))
+    return "\n".join(lines) + "\n"
+
+
+def _summary(report: ScanReport, paint: Callable[[str, str], str]) -> str:
+    findings = report.findings()
+    counts = Counter(f.severity for f in findings)
+    blocking = len(report.blocking())
+    if findings:
+        by_severity = ", ".join(f"{counts[s]} {s.value}" for s in _ORDER if counts[s])
+        head = f"{len(findings)} finding{'s' if len(findings) != 1 else ''} ({by_severity})"
+        head += f", {blocking} blocking" if blocking else ", none blocking"
+    else:
+        head = "No findings"
+    parts = [head, f"{report.files_scanned} file{'s' if report.files_scanned != 1 else ''} scanned"]
+    if report.files_ignored:
+        parts.append(f"{report.files_ignored} ignored by policy")
+    skipped = len(report.skipped())
+    if skipped:
+        parts.append(f"{skipped} skipped")
+    if report.errors():
+        parts.append(f"{len(report.errors())} check error{'s' if len(report.errors()) != 1 else ''}")
+    parts.append(f"{report.base[:12]}..{report.head[:12]}")
+    style = _BOLD if blocking or report.errors() else ""
+    text = " · ".join(parts)
+    return paint(text, style) if style else text

@@ -1,0 +1,265 @@
+"""The GitHub client: app and installation auth, and prguard's own bounded retry policy.
+
+githubkit's defaults do not fit a queue worker: they retry *any* method on a 5xx (a POST that succeeded behind
+a 502 creates a duplicate), may sleep up to an hour on a rate limit (blocking a worker), and never refresh an
+installation token that GitHub rejects with 401. `RetryPolicy` replaces them:
+
+- 5xx and network errors: idempotent methods (GET, HEAD, PUT, DELETE) are retried after short, bounded delays;
+  POST and PATCH are not retried blindly (`bot.checkruns` re-checks GitHub's state before repeating a write).
+- 403/429 rate limits: wait `Retry-After`, else until `x-ratelimit-reset`, else at least a minute — unless
+  the wait is longer than `max_rate_limit_wait`, then `RateLimitWaitTooLong` is raised so the job fails
+  visibly and the queue retries it later instead of a worker sleeping for an hour.
+- 401: the token that was refused is dropped from the cache and the request repeated once with a fresh one.
+
+The policy is plugged in as githubkit's `auto_retry` decision function (so it covers every call, pagination
+and the token mint included), which replaces githubkit's default policy entirely.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from githubkit import AppAuthStrategy, GitHub
+from githubkit.cache import MemCacheStrategy
+from githubkit.cache.mem_cache import MemCache
+from githubkit.exception import GitHubException, RateLimitExceeded, RequestError, RequestFailed
+from githubkit.typing import RetryOption
+
+from bot.log import add_sensitive, get_logger
+
+log = get_logger(__name__)
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# githubkit sleeps 60 s when a retry delay is falsy (timedelta(0) included): never hand it zero.
+_TINY = timedelta(milliseconds=1)
+
+
+class RateLimitWaitTooLong(GitHubException):
+    """GitHub asked for a longer pause than a worker may block for; the queue retries the job later."""
+
+    def __init__(self, method: str, url: str, wait_s: float, limit_s: float) -> None:
+        super().__init__(
+            f"GitHub rate limit on {method} {url}: asked to wait {wait_s:.0f} s, more than the "
+            f"{limit_s:.0f} s a worker may block; the job will be retried later"
+        )
+        self.wait_s = wait_s
+
+
+@dataclass(frozen=True)
+class GitHubOptions:
+    """Everything the client needs, read from `bot.settings` (names there are `github_*` / `PRGUARD_*`)."""
+
+    app_id: int
+    private_key: str
+    api_url: str = "https://api.github.com"
+    #: Delays before each retry of an idempotent request after a 5xx or network error (bounded total).
+    server_error_delays: tuple[float, ...] = (1.0, 3.0, 9.0)
+    #: Longest rate-limit pause a worker accepts before failing the job so the queue retries later.
+    max_rate_limit_wait: float = 90.0
+    #: The pause when GitHub gives neither `Retry-After` nor `x-ratelimit-reset` (GitHub: at least a minute).
+    default_rate_limit_wait: float = 60.0
+    #: How many rate-limit pauses one request may take.
+    rate_limit_retries: int = 2
+    timeout: float = 30.0
+    user_agent: str = "prguard"
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> GitHubOptions:
+        """From `bot.settings.Settings` (`app_id`, `private_key`, `api_url`); the tuning fields are read when
+        the settings object defines them (`github_retry_delays`, `github_max_rate_limit_wait`, …)."""
+        tuning = {
+            "server_error_delays": getattr(settings, "github_retry_delays", None),
+            "max_rate_limit_wait": getattr(settings, "github_max_rate_limit_wait", None),
+            "default_rate_limit_wait": getattr(settings, "github_default_rate_limit_wait", None),
+            "rate_limit_retries": getattr(settings, "github_rate_limit_retries", None),
+            "timeout": getattr(settings, "github_timeout", None),
+        }
+        optional = {k: v for k, v in tuning.items() if v is not None}
+        if "server_error_delays" in optional:
+            optional["server_error_delays"] = tuple(float(d) for d in optional["server_error_delays"])
+        return cls(
+            app_id=int(settings.app_id or 0),
+            private_key=str(settings.private_key or ""),
+            api_url=str(getattr(settings, "api_url", None) or cls.api_url),
+            **optional,
+        )
+
+
+class TokenCache(MemCache):
+    """githubkit's per-process token cache, plus `forget` so a token GitHub refused is not reused."""
+
+    def forget(self, value: str) -> bool:
+        """Expire every entry holding `value` (the JWT or an installation token); True if one was held."""
+        found = False
+        for key, item in list(self._cache.items()):
+            if item.value == value:
+                self._cache.pop(key, None)
+                found = True
+        return found
+
+    def set(self, key: str, value: str, ex: timedelta) -> None:
+        # tokens and JWTs are secrets: scrub them from every log line, whatever logs them
+        add_sensitive(value)
+        super().set(key, value, ex)
+
+
+class TokenCacheStrategy(MemCacheStrategy):
+    def get_cache_storage(self) -> TokenCache:
+        if self._cache is None:
+            self._cache = TokenCache()
+        assert isinstance(self._cache, TokenCache)
+        return self._cache
+
+
+def _status(exc: BaseException) -> int | None:
+    """HTTP status behind a githubkit error, also inside the wrapper githubkit puts around auth failures."""
+    if isinstance(exc, RequestFailed):
+        return exc.response.status_code
+    if isinstance(exc, RequestError) and isinstance(exc.exc, RequestFailed):
+        return exc.exc.response.status_code
+    return None
+
+
+def _failed(exc: BaseException) -> RequestFailed | None:
+    if isinstance(exc, RequestFailed):
+        return exc
+    if isinstance(exc, RequestError) and isinstance(exc.exc, RequestFailed):
+        return exc.exc
+    return None
+
+
+def _is_secondary_limit(failed: RequestFailed) -> bool:
+    if failed.response.status_code not in (403, 429):
+        return False
+    if failed.response.status_code == 429 or isinstance(failed, RateLimitExceeded):
+        return True
+    try:
+        message = str(failed.response.raw_response.json().get("message", ""))
+    except Exception:  # a non-JSON 403 is simply not a rate limit
+        return False
+    return "rate limit" in message.lower()
+
+
+def rate_limit_wait(response: httpx.Response, default_s: float) -> float:
+    """GitHub's rule: `Retry-After`, else `x-ratelimit-reset`, else at least `default_s`."""
+    retry_after = response.headers.get("retry-after")
+    if retry_after is not None:
+        try:
+            return max(float(retry_after), 0.0)
+        except ValueError:
+            return default_s
+    reset = response.headers.get("x-ratelimit-reset")
+    if reset is not None and response.headers.get("x-ratelimit-remaining") == "0":
+        try:
+            # the reset is a whole-second epoch: wait a second past it rather than racing it
+            return max(float(reset) - time.time(), 0.0) + 1.0
+        except ValueError:
+            return default_s
+    return default_s
+
+
+@dataclass
+class RetryPolicy:
+    """A githubkit `RetryDecisionFunc` (see the module docstring for the rules)."""
+
+    options: GitHubOptions
+    cache: TokenCache
+    #: The most recent retries as (kind, delay_s): read by tests and benchmarks.
+    retries_taken: deque[tuple[str, float]] = field(default_factory=lambda: deque(maxlen=1000))
+
+    def __call__(self, exc: GitHubException, retry_count: int) -> RetryOption:
+        status = _status(exc)
+        failed = _failed(exc)
+        request = _request_of(exc)
+        method = request.method if request is not None else "GET"
+        url = str(request.url) if request is not None else "?"
+
+        if status == 401 and retry_count < 2:
+            self._forget_credentials(exc)
+            return self._retry("auth", 0.0, method, url)
+
+        if failed is not None and _is_secondary_limit(failed):
+            wait = rate_limit_wait(failed.response.raw_response, self.options.default_rate_limit_wait)
+            if wait > self.options.max_rate_limit_wait:
+                raise RateLimitWaitTooLong(method, url, wait, self.options.max_rate_limit_wait) from exc
+            if retry_count >= self.options.rate_limit_retries + len(self.options.server_error_delays):
+                return RetryOption(False)
+            return self._retry("rate_limit", wait, method, url)
+
+        server_error = (status is not None and status >= 500) or (
+            isinstance(exc, RequestError) and failed is None
+        )
+        if server_error and method in IDEMPOTENT and retry_count < len(self.options.server_error_delays):
+            return self._retry("server_error", self.options.server_error_delays[retry_count], method, url)
+        return RetryOption(False)
+
+    def _retry(self, kind: str, delay: float, method: str, url: str) -> RetryOption:
+        self.retries_taken.append((kind, delay))
+        log.warning("github.retry", kind=kind, delay_s=round(delay, 3), method=method, url=url)
+        return RetryOption(True, max(timedelta(seconds=delay), _TINY))
+
+    def _forget_credentials(self, exc: GitHubException) -> None:
+        """Drop whatever credential the refused request carried (installation token or JWT)."""
+        for request in _requests_of(exc):
+            auth = request.headers.get("authorization", "")
+            _, _, value = auth.partition(" ")
+            if value:
+                self.cache.forget(value)
+
+
+def _request_of(exc: BaseException) -> httpx.Request | None:
+    requests = _requests_of(exc)
+    return requests[0] if requests else None
+
+
+def _requests_of(exc: BaseException) -> list[httpx.Request]:
+    found: list[httpx.Request] = []
+    if isinstance(exc, RequestFailed):
+        found.append(exc.request)
+    if isinstance(exc, RequestError):
+        inner = exc.exc
+        if isinstance(inner, RequestFailed):
+            found.append(inner.request)
+        elif isinstance(inner, httpx.RequestError):
+            with contextlib.suppress(RuntimeError):  # an httpx error raised before a request existed
+                found.append(inner.request)
+    return found
+
+
+class GitHubApp:
+    """One per worker process: the app's identity, its token cache and its retry policy.
+
+    `installation(id)` returns a client authenticated as that installation. Use it as `async with client:` for
+    the duration of one job so its HTTP connections are reused (~4 ms per request instead of ~25 ms), and keep
+    a reference to it: githubkit's `rest` namespace holds its client only weakly.
+    """
+
+    def __init__(self, options: GitHubOptions, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        add_sensitive(options.private_key, pinned=True)
+        self.options = options
+        self.cache_strategy = TokenCacheStrategy()
+        self.retry = RetryPolicy(options, self.cache_strategy.get_cache_storage())
+        self.app = GitHub(
+            AppAuthStrategy(options.app_id, options.private_key),
+            base_url=options.api_url,
+            user_agent=options.user_agent,
+            timeout=options.timeout,
+            cache_strategy=self.cache_strategy,
+            http_cache=False,  # responses are read once per job; an in-memory HTTP cache only grows
+            auto_retry=self.retry,
+            async_transport=transport,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> GitHubApp:
+        return cls(GitHubOptions.from_settings(settings))
+
+    def installation(self, installation_id: int) -> GitHub[Any]:
+        return self.app.with_auth(self.app.auth.as_installation(installation_id))
+

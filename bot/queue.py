@@ -1,0 +1,290 @@
+"""The job queue: one Redis Stream shared by every receiver and worker, read through one consumer group.
+
+Why Streams with a consumer group: an entry read by a worker stays in the group's pending list until that
+worker acknowledges it, so a job is never lost when a worker dies (at-least-once); any other worker reclaims
+it with XAUTOCLAIM once it has been idle longer than the visibility timeout, and the pending list counts
+deliveries, which is how retries are bounded before a job is dead-lettered.
+
+Redis keys (`prefix` defaults to "prguard", setting PRGUARD_REDIS_PREFIX)::
+
+    {prefix}:jobs                    the stream (XADD MAXLEN ~ maxlen); consumer group "workers"
+    {prefix}:dead                    dead letters: the job's fields + reason, entry_id, attempts, failed_at
+    {prefix}:delivery:{delivery_id}  X-GitHub-Delivery seen (value: the stream entry id), TTL dedupe_ttl
+    {prefix}:head:{owner/repo#pr}    hash {sha, updated_at}: the PR's newest head SHA, TTL head_ttl
+    {prefix}:error:{entry_id}        last error of a failing entry (for the dead letter's reason), 1 day
+
+The stream is bounded: XADD trims it to about `maxlen` entries (approximate trimming, `MAXLEN ~`; default
+100,000, setting PRGUARD_STREAM_MAXLEN). Trimming drops the oldest entries whether or not they were processed,
+so the bound must stay far above any backlog; an entry trimmed before it was processed is logged as
+`queue.entry_lost` by the worker that tries to reclaim it. The dead-letter stream has the same bound.
+
+All keys of one enqueue are written by one Lua script, so the delivery mark, the entry and the PR's newest
+head are recorded together or not at all (a failed XADD never leaves a mark that would make GitHub's
+redelivery look like a duplicate). Because the script touches several keys, Redis Cluster needs them in
+one hash slot: use a prefix with a hash tag, e.g. PRGUARD_REDIS_PREFIX="{prguard}".
+
+Interface used by the receiver (bot/web.py) and the worker (bot/worker.py)::
+
+    queue = JobQueue(redis, prefix="prguard", maxlen=100_000, dedupe_ttl=..., head_ttl=...)
+    queue = JobQueue.from_settings(redis, settings)
+    await queue.enqueue(job, updated_at="2026-...Z") -> bool     # False: delivery already seen
+    await queue.ensure_group()
+    await queue.read(consumer, count, block_ms) -> list[Entry]   # new entries, attempt 1
+    await queue.reclaim(consumer, min_idle_ms, count) -> list[Entry]  # stalled; attempt from XPENDING
+    await queue.ack(entry_id)
+    await queue.dead_letter(entry, reason)                        # XADD {prefix}:dead + XACK, atomically
+    await queue.latest_head(job) -> str | None                    # newest head SHA known for job's PR
+    await queue.heartbeat(consumer, entry_ids) -> list[str]       # ids still ours (idle time reset)
+    await queue.hand_back(consumer, entry_ids)                    # make ours reclaimable right away
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from bot.jobs import Job
+from bot.log import get_logger
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+log = get_logger("prguard.queue")
+
+GROUP = "workers"
+DAY = 24 * 3600
+
+# KEYS: 1 delivery mark, 2 stream, 3 head hash (or the mark again when the job has no PR head to record)
+# ARGV: 1 dedupe ttl, 2 maxlen, 3 head sha ('' = none), 4 updated_at, 5 head ttl, 6.. field/value pairs
+_ENQUEUE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 6))
+redis.call('SET', KEYS[1], id, 'EX', ARGV[1])
+if ARGV[3] ~= '' then
+  local prev = redis.call('HGET', KEYS[3], 'updated_at')
+  if (not prev) or ARGV[4] >= prev then
+    redis.call('HSET', KEYS[3], 'sha', ARGV[3], 'updated_at', ARGV[4])
+  end
+  redis.call('EXPIRE', KEYS[3], ARGV[5])
+end
+return id
+"""
+
+# Reset (or set) the idle time of the entries this consumer still owns; never take an entry from another
+# consumer (a plain XCLAIM would, and two workers would then run the same job).
+# KEYS: 1 stream. ARGV: 1 group, 2 consumer, 3 idle ms to set, 4.. entry ids. Returns the ids still owned.
+_TOUCH = """
+local kept = {}
+for i = 4, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
+  if #p > 0 then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'IDLE', ARGV[3], 'JUSTID')
+    table.insert(kept, ARGV[i])
+  end
+end
+return kept
+"""
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass
+class Entry:
+    """One stream entry. `job` is None when the fields do not form a job (it is dead-lettered unprocessed)."""
+
+    entry_id: str
+    fields: dict[str, str]
+    attempts: int = 1                    # deliveries so far, this one included (XPENDING times_delivered)
+    job: Job | None = field(default=None)
+
+    @classmethod
+    def parse(cls, entry_id: Any, raw: dict[Any, Any], attempts: int = 1) -> Entry:
+        data = {_s(k): _s(v) for k, v in (raw or {}).items()}
+        try:
+            job: Job | None = dataclasses.replace(Job.from_fields(data), attempt=attempts)
+        except (TypeError, ValueError):
+            job = None
+        return cls(_s(entry_id), data, attempts, job)
+
+
+class JobQueue:
+    """Jobs on `{prefix}:jobs`, dead letters on `{prefix}:dead` (see the module docstring for every key)."""
+
+    def __init__(self, redis: Redis, prefix: str = "prguard", maxlen: int = 100_000,
+                 dedupe_ttl: int = 4 * DAY, head_ttl: int = 30 * DAY, group: str = GROUP) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.maxlen = maxlen
+        self.dedupe_ttl = dedupe_ttl
+        self.head_ttl = head_ttl
+        self.group = group
+        self.stream = f"{prefix}:jobs"
+        self.dead = f"{prefix}:dead"
+        self._enqueue = redis.register_script(_ENQUEUE)
+        self._touch = redis.register_script(_TOUCH)
+
+    @classmethod
+    def from_settings(cls, redis: Redis, settings: Settings) -> JobQueue:
+        return cls(redis, prefix=settings.redis_prefix, maxlen=settings.stream_maxlen,
+                   dedupe_ttl=settings.dedupe_ttl, head_ttl=settings.head_ttl)
+
+    # --- keys ---------------------------------------------------------------------------------------------
+    def delivery_key(self, delivery_id: str) -> str:
+        return f"{self.prefix}:delivery:{delivery_id}"
+
+    def head_key(self, job: Job) -> str:
+        # owner and repository names are case-insensitive on GitHub
+        return f"{self.prefix}:head:{job.pr_key.lower()}"
+
+    def _error_key(self, entry_id: str) -> str:
+        return f"{self.prefix}:error:{entry_id}"
+
+    # --- receiver side ------------------------------------------------------------------------------------
+    async def enqueue(self, job: Job, updated_at: str = "") -> bool:
+        """Queue `job` unless its delivery id was already seen; False means duplicate (nothing queued).
+
+        For `pull_request` jobs the PR's newest head becomes `job.head_sha` in the same atomic step, unless a
+        head with a later `updated_at` (the payload's `pull_request.updated_at`) is already recorded, so a
+        late redelivery of an old push cannot un-supersede a newer one. Raises redis errors: the caller must
+        then answer 5xx, never 2xx.
+        """
+        mark = self.delivery_key(job.delivery_id)
+        records_head = job.event == "pull_request" and job.pr_number > 0
+        keys = [mark, self.stream, self.head_key(job) if records_head else mark]
+        argv: list[Any] = [self.dedupe_ttl, self.maxlen, job.head_sha if records_head else "", updated_at,
+                           self.head_ttl]
+        for key, value in job.to_fields().items():
+            argv += [key, value]
+        result = await self._enqueue(keys=keys, args=argv)
+        return result is not None
+
+    # --- worker side --------------------------------------------------------------------------------------
+    async def ensure_group(self) -> None:
+        """Create the stream and the consumer group if missing (from id 0: jobs queued before any worker ran
+        are processed too)."""
+        try:
+            await self.redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read(self, consumer: str, count: int, block_ms: int = 1000) -> list[Entry]:
+        """New entries for `consumer` (at most `count`, waiting up to `block_ms`; 0 = do not wait, unlike
+        Redis's BLOCK 0 which waits forever); each is delivery 1."""
+        reply = await self.redis.xreadgroup(self.group, consumer, {self.stream: ">"}, count=count,
+                                            block=block_ms if block_ms > 0 else None)
+        entries: list[Entry] = []
+        for _stream, items in _stream_items(reply):
+            for entry_id, raw in items:
+                entries.append(Entry.parse(entry_id, raw, attempts=1))
+        return entries
+
+    async def reclaim(self, consumer: str, min_idle_ms: int, count: int) -> list[Entry]:
+        """Take over entries idle for at least `min_idle_ms` (their holder died, stalled or the job raised).
+
+        Each carries its delivery count (this delivery included) as `attempts` and `job.attempt`. Entries
+        trimmed from the stream before anyone processed them are logged (`queue.entry_lost`) and dropped.
+        """
+        claimed: list[tuple[Any, Any]] = []
+        cursor: Any = "0-0"
+        for _ in range(10):  # XAUTOCLAIM scans up to count*10 pending entries per call
+            reply = await self.redis.xautoclaim(self.stream, self.group, consumer, min_idle_ms, cursor,
+                                                count=count - len(claimed))
+            cursor, items = reply[0], reply[1]
+            claimed += [item for item in items if item[1] is not None]
+            for lost in reply[2] if len(reply) > 2 else []:
+                log.error("queue.entry_lost", entry_id=_s(lost), stream=self.stream,
+                          reason="trimmed by MAXLEN before it was processed")
+            if len(claimed) >= count or _s(cursor) == "0-0":
+                break
+        if not claimed:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for entry_id, _raw in claimed:
+                pipe.xpending_range(self.stream, self.group, min=entry_id, max=entry_id, count=1)
+            pending = await pipe.execute()
+        entries = []
+        for (entry_id, raw), info in zip(claimed, pending, strict=True):
+            attempts = int(info[0]["times_delivered"]) if info else 1
+            entries.append(Entry.parse(entry_id, raw, attempts=attempts))
+        return entries
+
+    async def ack(self, entry_id: str) -> None:
+        """Done with an entry: drop it from the pending list (and its recorded error)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xack(self.stream, self.group, entry_id)
+            pipe.delete(self._error_key(entry_id))
+            await pipe.execute()
+
+    async def dead_letter(self, entry: Entry, reason: str) -> None:
+        """Move an entry to `{prefix}:dead` with `reason` (already redacted) and acknowledge it, at once."""
+        fields = dict(entry.fields)
+        fields.update({"reason": reason, "entry_id": entry.entry_id, "attempts": str(entry.attempts),
+                       "failed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.dead, fields, maxlen=self.maxlen, approximate=True)  # type: ignore[arg-type]
+            pipe.xack(self.stream, self.group, entry.entry_id)
+            pipe.delete(self._error_key(entry.entry_id))
+            await pipe.execute()
+
+    async def record_error(self, entry_id: str, reason: str) -> None:
+        """Remember why an attempt failed, so the dead letter can say it even if a later holder dies."""
+        await self.redis.set(self._error_key(entry_id), reason, ex=DAY)
+
+    async def last_error(self, entry_id: str) -> str | None:
+        value = await self.redis.get(self._error_key(entry_id))
+        return None if value is None else _s(value)
+
+    async def latest_head(self, job: Job) -> str | None:
+        """The newest head SHA recorded for the job's PR, or None when unknown (no PR number, or expired)."""
+        if job.pr_number <= 0:
+            return None
+        value = await self.redis.hget(self.head_key(job), "sha")  # type: ignore[misc]
+        return None if value is None else _s(value)
+
+    async def heartbeat(self, consumer: str, entry_ids: list[str]) -> list[str]:
+        """Reset the idle time of entries `consumer` still holds, so a long job is not reclaimed.
+
+        Uses XCLAIM ... JUSTID (which does not count as a delivery) inside a script that first checks the
+        owner: an entry another worker already reclaimed is left alone and missing from the returned list.
+        """
+        if not entry_ids:
+            return []
+        kept = await self._touch(keys=[self.stream], args=[self.group, consumer, 0, *entry_ids])
+        return [_s(i) for i in kept or []]
+
+    async def hand_back(self, consumer: str, entry_ids: list[str]) -> list[str]:
+        """Mark entries `consumer` holds as long idle, so any worker's next reclaim takes them at once
+        (a stopping worker's unfinished jobs then wait seconds, not a whole visibility timeout)."""
+        if not entry_ids:
+            return []
+        year_ms = 365 * DAY * 1000
+        kept = await self._touch(keys=[self.stream], args=[self.group, consumer, year_ms, *entry_ids])
+        return [_s(i) for i in kept or []]
+
+    async def remove_consumer(self, consumer: str) -> None:
+        """Forget a stopping consumer when it holds nothing (keeps XINFO CONSUMERS short)."""
+        pending = await self.redis.xpending_range(self.stream, self.group, min="-", max="+", count=1,
+                                                  consumername=consumer)
+        if not pending:
+            await self.redis.xgroup_delconsumer(self.stream, self.group, consumer)
+
+    async def pending_count(self) -> int:
+        info = await self.redis.xpending(self.stream, self.group)
+        return int(info["pending"]) if info else 0
+
+
+def _stream_items(reply: Any) -> list[tuple[Any, list[tuple[Any, Any]]]]:
+    """XREADGROUP replies are a list of [stream, items] (RESP2) or a dict (RESP3)."""
+    if not reply:
+        return []
+    if isinstance(reply, dict):
+        return [(k, v[0] if v and isinstance(v[0], list) else v) for k, v in reply.items()]
+    return [(item[0], item[1]) for item in reply]

@@ -1,0 +1,254 @@
+"""Turn check results into GitHub check-run payloads: conclusion, Markdown summary and annotations.
+
+Pure functions, no network: `bot.pipeline` posts what these return. GitHub's limits shape them: a summary of
+at most 65,535 characters (the findings table is truncated with a note), at most 50 annotations per request
+(`RunReport.requests` batches them: the completing update carries the first 50, further updates the rest, each
+resending title and summary), and a cap on annotations per run (`annotation_cap`, default 500) beyond which
+the summary says how many findings were not annotated.
+
+Findings arrive already redacted by the checks; nothing here reads file contents.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from bot.log import scrub
+from checks.engine import CheckResult
+from checks.finding import Finding, Severity
+from checks.registry import TITLES
+
+MAX_SUMMARY = 65_535
+ANNOTATIONS_PER_REQUEST = 50
+DEFAULT_ANNOTATION_CAP = 500
+RETRY_HINT = "re-run it from the Checks tab (**Re-run**) or push a new commit"
+_SEVERITIES = [Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO]
+
+
+@dataclass
+class RunReport:
+    """What one check run shows once completed."""
+
+    check: str
+    conclusion: str
+    title: str
+    summary: str
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+
+    def requests(self) -> list[dict[str, Any]]:
+        """PATCH bodies in order: the completing one with the first 50 annotations, then the rest by 50."""
+        output = {"title": self.title, "summary": self.summary}
+        batches = [
+            self.annotations[i : i + ANNOTATIONS_PER_REQUEST]
+            for i in range(0, len(self.annotations), ANNOTATIONS_PER_REQUEST)
+        ] or [[]]
+        bodies: list[dict[str, Any]] = []
+        for i, batch in enumerate(batches):
+            body: dict[str, Any] = {"output": dict(output)}
+            if batch:
+                body["output"]["annotations"] = batch
+            if i == 0:
+                body["status"] = "completed"
+                body["conclusion"] = self.conclusion
+            bodies.append(body)
+        return bodies
+
+
+def check_title(check: str) -> str:
+    return TITLES.get(check, check)
+
+
+def _cell(text: str) -> str:
+    """Table-safe text: one line, pipes escaped, length bounded, registered secrets scrubbed."""
+    flat = " ".join(scrub(str(text)).split()).replace("|", "\\|")
+    return flat if len(flat) <= 200 else flat[:199] + "…"
+
+
+def blob_link(blob_base: str, finding: Finding) -> str:
+    end = finding.end_line if finding.end_line and finding.end_line > finding.line else None
+    anchor = f"#L{finding.line}" + (f"-L{end}" if end else "")
+    location = f"{finding.path}:{finding.line}"
+    if not blob_base:
+        return f"`{_cell(location)}`"
+    return f"[`{_cell(location)}`]({blob_base}/{quote(finding.path)}{anchor})"
+
+
+def annotation_level(finding: Finding, fail_on: Severity) -> str:
+    if finding.severity.at_least(fail_on):
+        return "failure"
+    return "notice" if finding.severity is Severity.INFO else "warning"
+
+
+def annotation(finding: Finding, fail_on: Severity) -> dict[str, Any]:
+    end = finding.end_line if finding.end_line and finding.end_line >= finding.line else finding.line
+    details = [f"rule: {finding.rule_id}", f"severity: {finding.severity.value}",
+               f"fingerprint: {finding.fingerprint}"]
+    if finding.remediation:
+        details.append(f"remediation: {finding.remediation}")
+    return {
+        "path": finding.path,
+        "start_line": finding.line,
+        "end_line": end,
+        "annotation_level": annotation_level(finding, fail_on),
+        "title": f"[{finding.severity.value}] {finding.title}"[:255],
+        "message": (finding.message or finding.title)[:4000],
+        "raw_details": "\n".join(details)[:4000],
+    }
+
+
+def _counts_line(findings: list[Finding]) -> str:
+    counts = Counter(f.severity for f in findings)
+    parts = [f"{counts[s]} {s.value}" for s in _SEVERITIES if counts[s]]
+    return ", ".join(parts) if parts else "none"
+
+
+def report_for_result(
+    result: CheckResult,
+    *,
+    fail_on: Severity,
+    blob_base: str = "",
+    policy_source: str = "defaults",
+    annotation_cap: int = DEFAULT_ANNOTATION_CAP,
+    max_summary: int = MAX_SUMMARY,
+) -> RunReport:
+    """The completed run for one check's result.
+
+    `blob_base` is `https://<host>/<owner>/<repo>/blob/<head_sha>` so each finding links to its exact line.
+    """
+    blocking = result.blocking(fail_on)
+    if result.error:
+        conclusion, title = "failure", "The check errored"
+    elif blocking:
+        conclusion = "failure"
+        title = f"{len(blocking)} blocking finding{'s' * (len(blocking) != 1)}"
+        if len(result.findings) > len(blocking):
+            title += f", {len(result.findings) - len(blocking)} below the threshold"
+    elif result.findings:
+        conclusion = "neutral"
+        title = f"{len(result.findings)} warning{'s' * (len(result.findings) != 1)} (below {fail_on.value})"
+    else:
+        conclusion, title = "success", "No findings in the lines this PR adds"
+
+    ordered = sorted(result.findings, key=lambda f: (-f.severity.rank, f.path, f.line))
+    annotations = [annotation(f, fail_on) for f in ordered[:annotation_cap]]
+    not_annotated = len(ordered) - len(annotations)
+
+    head: list[str] = []
+    if result.error:
+        head += [
+            f"**The {check_title(result.check)} check could not finish**, so this PR was not fully scanned "
+            f"for it. Error: `{_cell(result.error)}`",
+            "",
+            f"To retry, {RETRY_HINT}.",
+            "",
+        ]
+    head += [
+        f"**Findings in lines this PR adds:** {_counts_line(result.findings)} "
+        f"(blocking at **{fail_on.value}** or above, from {policy_source}).",
+        "",
+    ]
+    if result.findings:
+        head += ["| Severity | Count |", "|---|---|"]
+        counts = Counter(f.severity for f in result.findings)
+        head += [f"| {s.value} | {counts[s]} |" for s in _SEVERITIES if counts[s]]
+        head.append("")
+    tail: list[str] = []
+    if not_annotated:
+        tail += [f"{not_annotated} finding{'s' * (not_annotated != 1)} not annotated inline "
+                 f"(at most {annotation_cap} annotations per run); all are listed in the table above "
+                 "unless it was truncated.", ""]
+    skipped = result.skipped
+    if skipped:
+        tail.append(f"### Not scanned ({len(skipped)})")
+        for item in skipped[:100]:
+            tail.append(f"- `{_cell(item.path)}` — {_cell(item.reason)}")
+        if len(skipped) > 100:
+            tail.append(f"- … and {len(skipped) - 100} more")
+        tail.append("")
+    tail.append(f"Scanned {result.files_scanned} file{'s' * (result.files_scanned != 1)} "
+                f"in {result.duration_s:.2f} s.")
+
+    table: list[str] = []
+    if ordered:
+        table = ["### Findings", "", "| Severity | Location | Rule | Title |", "|---|---|---|---|"]
+    budget = max_summary - len("\n".join(head + tail)) - 400
+    shown = 0
+    rows: list[str] = []
+    for finding in ordered:
+        row = (f"| {finding.severity.value} | {blob_link(blob_base, finding)} | `{_cell(finding.rule_id)}` "
+               f"| {_cell(finding.title)} |")
+        if budget - len(row) - 1 < 0:
+            break
+        budget -= len(row) + 1
+        rows.append(row)
+        shown += 1
+    if table:
+        table += rows
+        if shown < len(ordered):
+            table.append("")
+            table.append(f"_Table truncated: {len(ordered) - shown} more findings not shown "
+                         "(GitHub limits a summary to 65,535 characters); see the annotations._")
+        table.append("")
+    summary = "\n".join(head + table + tail)
+    return RunReport(result.check, conclusion, title, summary[:max_summary], annotations)
+
+
+def report_unavailable(check: str) -> RunReport:
+    return RunReport(
+        check, "neutral", "Not yet available",
+        f"The **{check_title(check)}** check is announced but not built yet, so nothing was scanned for it. "
+        "It reports `neutral`, never `success`, so it cannot be mistaken for a pass.",
+    )
+
+
+def report_disabled(check: str, base_ref: str) -> RunReport:
+    return RunReport(
+        check, "neutral", f"Disabled by .github/prguard.yml on {base_ref}",
+        f"The **{check_title(check)}** check is turned off by `.github/prguard.yml` on the base branch "
+        f"`{_cell(base_ref)}`, so nothing was scanned for it. (The policy is always read from the base "
+        "branch, so a pull request cannot switch its own checks off.)",
+    )
+
+
+def report_policy_error(check: str, error: str, line: int | None, base_ref: str) -> RunReport:
+    where = f" (line {line})" if line else ""
+    return RunReport(
+        check, "failure", f"Invalid .github/prguard.yml{where}",
+        f"`.github/prguard.yml` on the base branch `{_cell(base_ref)}` is invalid{where}:\n\n"
+        f"> {_cell(error)}\n\nNo check ran, so this PR is not approved by prguard. Fix the policy on "
+        f"`{_cell(base_ref)}`, then {RETRY_HINT}.",
+    )
+
+
+def report_failed(check: str, reason: str) -> RunReport:
+    """The scan could not finish (dead letter): a visible failure, never a silent pass."""
+    return RunReport(
+        check, "failure", "The scan could not finish",
+        f"prguard could not finish scanning this commit for **{check_title(check)}** after several "
+        f"attempts. Last error: `{_cell(reason)}`\n\nTo retry, {RETRY_HINT}.",
+    )
+
+
+def report_cancelled(check: str, newer_sha: str = "", *, closed: bool = False) -> RunReport:
+    if closed:
+        return RunReport(check, "cancelled", "Pull request closed",
+                         "The pull request was closed before prguard finished scanning this commit.")
+    by = f" {newer_sha[:12]}" if newer_sha else ""
+    return RunReport(
+        check, "cancelled", "Superseded by a newer push",
+        f"This commit was superseded by a newer push{by}; prguard scans the pull request's newest head only.",
+    )
+
+
+def in_progress_body(check: str) -> dict[str, Any]:
+    from bot.checkruns import now
+
+    return {
+        "status": "in_progress",
+        "started_at": now(),
+        "output": {"title": "Scanning…",
+                   "summary": f"prguard is scanning the lines this PR adds for {check_title(check)}."},
+    }

@@ -1,0 +1,191 @@
+"""`prguard scan`: run every available check on a local git repository's changes.
+
+The same checks as the App, on what this branch (or the index, for pre-commit) adds against the merge-base
+with the default branch. Policy comes from `.github/prguard.yml` on the BASE, never from the change itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+from bot import formats
+from bot.formats.report import ScanReport
+from bot.log import scrub
+from bot.policy import POLICY_PATH, Policy, PolicyError, parse_policy
+from checks import registry
+from checks.base import Check
+from checks.change import DEFAULT_MAX_FILE_BYTES, Change
+from checks.engine import CheckResult, run_check
+from checks.finding import Severity
+from checks.git_change import GitError, change_from_git, find_root, read_at
+
+EPILOG = """\
+exit status:
+  0  nothing at or above the fail-on severity
+  1  blocking findings (at or above --fail-on, or the base policy's threshold for that check)
+  2  the scan could not be trusted: a usage or repository error, an invalid base policy, or a check
+     that did not finish (also reported on stderr and in the JSON/SARIF output): fail loudly, never pass
+
+Policy: .github/prguard.yml is read from the base commit (per-check enabled, fail_on, ignore_paths);
+--fail-on overrides its thresholds. NO_COLOR or --no-color turns colour off; piped output is always plain.
+"""
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of bytes") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return number
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    parser.add_argument("path", nargs="?", default=".", help="a directory in the git repository (default: .)")
+    parser.add_argument(
+        "--base",
+        metavar="REF",
+        help="compare with the merge-base of HEAD and REF (default: origin/HEAD, else main, else master)",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--staged", action="store_true", help="scan only what is staged, against HEAD (for pre-commit)"
+    )
+    mode.add_argument(
+        "--head",
+        metavar="REV",
+        help="scan the committed range from the merge-base to REV instead of the working tree (for CI)",
+    )
+    parser.add_argument(
+        "--format", choices=formats.names(), default="text", help="output format (default: text)"
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=[s.value for s in Severity],
+        help="lowest severity that fails the scan (default: the base policy's fail_on, else high)",
+    )
+    parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    parser.add_argument(
+        "--max-file-size",
+        type=_positive_int,
+        default=DEFAULT_MAX_FILE_BYTES,
+        metavar="BYTES",
+        help="skip (and report) files larger than this (default: 1 MiB)",
+    )
+    parser.add_argument("--no-color", action="store_true", help="never colour the text output")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _scan(args)
+    except PolicyError as exc:
+        more = len(exc.problems) - 1
+        _err(f"{exc} (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else str(exc))
+    except GitError as exc:
+        _err(str(exc))
+    except OSError as exc:
+        _err(f"{exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror or exc}")
+    return 2
+
+
+def _err(message: str) -> None:
+    first = scrub(message).splitlines()[0] if message.strip() else "error"
+    print(f"prguard: {first}", file=sys.stderr)
+
+
+def _scan(args: argparse.Namespace) -> int:
+    root = find_root(args.path)
+    change = change_from_git(
+        root, args.base, staged=args.staged, head=args.head, max_file_bytes=args.max_file_size
+    )
+    policy = load_policy(root, change.base)
+    checks, results, disabled = _create_checks(policy)
+    results += run_all(checks, change, policy)
+    results.sort(key=lambda r: registry.check_names().index(r.check) if r.check in registry.REGISTRY else 99)
+    fail_on = {
+        r.check: Severity(args.fail_on) if args.fail_on else policy.fail_on_for(r.check) for r in results
+    }
+    report = ScanReport(
+        root=root,
+        base=change.base,
+        head=change.head,
+        results=results,
+        fail_on=fail_on,
+        files_scanned=sum(1 for f in change.scannable() if not policy.ignores(f.path)) if checks else 0,
+        files_ignored=sum(1 for f in change.scannable() if policy.ignores(f.path)),
+        skipped_by_change=list(change.skipped),
+        unavailable=[n for n in registry.check_names() if not registry.is_available(n)],
+        disabled=disabled,
+    )
+    _write(args, report)
+    for result in report.errors():
+        _err(f"check {result.check} did not finish: {result.error}")
+    return report.exit_code()
+
+
+def load_policy(root: str, base: str) -> Policy:
+    """The policy on the base commit (defaults when it has none). An invalid policy raises `PolicyError`."""
+    return parse_policy(read_at(root, base, POLICY_PATH))
+
+
+def _create_checks(policy: Policy) -> tuple[list[Check], list[CheckResult], list[str]]:
+    """Instantiate the enabled checks; one that cannot even load becomes an errored result, not a crash."""
+    checks: list[Check] = []
+    failed: list[CheckResult] = []
+    disabled: list[str] = []
+    for name in registry.check_names():
+        if not registry.is_available(name):
+            continue
+        if not policy.enabled(name):
+            disabled.append(name)
+            continue
+        try:
+            checks.append(registry.create(name))
+        except Exception as exc:  # a broken check must be reported, and the others still run
+            title = registry.TITLES.get(name, name)
+            failed.append(
+                CheckResult(check=name, title=title, error=f"could not load: {type(exc).__name__}: {exc}")
+            )
+    return checks, failed, disabled
+
+
+def run_all(checks: list[Check], change: Change, policy: Policy) -> list[CheckResult]:
+    """Run the checks concurrently, each with the policy's ignore_paths for it."""
+
+    def one(check: Check) -> CheckResult:
+        return run_check(check, change, ignore=lambda path: policy.ignores(path, check.name))
+
+    if len(checks) < 2:
+        return [one(c) for c in checks]
+    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
+        return list(pool.map(one, checks))
+
+
+def _use_color(args: argparse.Namespace) -> bool:
+    if args.no_color or args.output or os.environ.get("NO_COLOR") or args.format != "text":
+        return False
+    return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def _write(args: argparse.Namespace, report: ScanReport) -> None:
+    output = formats.render(args.format, report, color=_use_color(args))
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(output)
+        total, blocking = len(report.findings()), len(report.blocking())
+        noun = "finding" if total == 1 else "findings"
+        print(f"prguard: {total} {noun} ({blocking} blocking) written to {args.output}", file=sys.stderr)
+        return
+    stream = sys.stdout
+    if hasattr(stream, "buffer"):
+        stream.flush()
+        stream.buffer.write(output.encode("utf-8", "surrogateescape"))
+        stream.buffer.flush()
+    else:  # pytest's capture or another text-only stream
+        stream.write(output)

@@ -1,0 +1,231 @@
+"""prguard's configuration: environment variables (and a `.env` file in the working directory).
+
+Why one module: the receiver and the worker read the same names, and a wrong value must stop start-up with one
+line that names the variable, never a traceback and never half a service.
+
+Environment (exact names)::
+
+    GITHUB_APP_ID             integer, the App's id                                  (worker)
+    GITHUB_PRIVATE_KEY        the App's PEM private key; a one-line form with `\\n`   (worker, or _PATH)
+                              escapes is accepted
+    GITHUB_PRIVATE_KEY_PATH   path to the PEM file instead of GITHUB_PRIVATE_KEY
+    GITHUB_WEBHOOK_SECRET     the webhook secret                                     (receiver)
+    GITHUB_API_URL            default https://api.github.com; any other value is the API base
+                              (GitHub Enterprise Server: https://HOST/api/v3)
+    REDIS_URL                 default redis://localhost:6379/0 (redis://, rediss:// or unix://)
+    PRGUARD_LOG_LEVEL         DEBUG, INFO (default), WARNING, ERROR
+
+Tunables (`PRGUARD_` + the field name in upper case, e.g. `PRGUARD_MAX_ATTEMPTS=5`): see `Settings`.
+
+Use::
+
+    from bot.settings import ConfigError, load_settings
+    try:
+        settings = load_settings("worker")      # or "web", or "any" (no role checks)
+    except ConfigError as exc:
+        return exc.exit()                      # prints `prguard: configuration error: ...`, returns 2
+
+`settings.private_key` and `settings.webhook_secret` are plain `str` (PEM text / secret), excluded
+from `repr()` and registered with `bot.log.add_sensitive` as soon as they are loaded, so no log line can
+carry them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.log import add_sensitive
+from checks.change import DEFAULT_MAX_FILE_BYTES
+
+Role = Literal["web", "worker", "any"]
+
+DAY = 24 * 3600
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(Exception):
+    """A missing or malformed setting. `str(exc)` is one line naming the variable, never its value."""
+
+    def exit(self) -> int:
+        """Print the one-line error to stderr and return the exit status for start-up errors (2)."""
+        print(f"prguard: configuration error: {self}", file=sys.stderr)
+        return 2
+
+
+def _env(name: str, default: Any, **constraints: Any) -> Any:
+    """A field read from the environment variable `name` (exactly that name, no prefix added)."""
+    return Field(default, validation_alias=AliasChoices(name), **constraints)
+
+
+class Settings(BaseSettings):
+    """Every setting prguard reads. Field -> environment variable is given in each description."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      env_ignore_empty=True, populate_by_name=False, frozen=True)
+
+    # --- GitHub ---------------------------------------------------------------------------------------------
+    app_id: int | None = _env("GITHUB_APP_ID", None, gt=0)
+    #: PEM text, whichever of GITHUB_PRIVATE_KEY / GITHUB_PRIVATE_KEY_PATH supplied it.
+    private_key: str | None = _env("GITHUB_PRIVATE_KEY", None, repr=False)
+    private_key_path: Path | None = _env("GITHUB_PRIVATE_KEY_PATH", None)
+    webhook_secret: str | None = _env("GITHUB_WEBHOOK_SECRET", None, repr=False)
+    #: REST API base without a trailing slash (https://api.github.com, or https://HOST/api/v3 for GHES).
+    api_url: str = _env("GITHUB_API_URL", "https://api.github.com")
+
+    # --- Redis and logs -----------------------------------------------------------------------------------
+    redis_url: str = _env("REDIS_URL", "redis://localhost:6379/0")
+    log_level: str = _env("PRGUARD_LOG_LEVEL", "INFO")
+
+    # --- tunables (PRGUARD_*) -----------------------------------------------------------------------------
+    #: Prefix of every Redis key (`{prefix}:jobs`, `{prefix}:dead`, ...): deployments can share a Redis.
+    redis_prefix: str = _env("PRGUARD_REDIS_PREFIX", "prguard", min_length=1)
+    #: Bound of the job stream (XADD MAXLEN ~, approximate trimming: Redis keeps at least this many entries
+    #: and trims whole macro-nodes, so the stream may briefly hold a little more). 100,000 jobs is days of
+    #: backlog for a large org; an entry trimmed before a worker read it is lost: keep it far above backlog.
+    stream_maxlen: int = _env("PRGUARD_STREAM_MAXLEN", 100_000, ge=1000)
+    #: Seconds a job may stay unacknowledged without a heartbeat before another worker reclaims it.
+    visibility_timeout: float = _env("PRGUARD_VISIBILITY_TIMEOUT", 120.0, gt=0)
+    #: Deliveries of a job (first try + retries) before it is dead-lettered and its check runs fail.
+    max_attempts: int = _env("PRGUARD_MAX_ATTEMPTS", 3, ge=1)
+    #: Seconds a delivery id is remembered (GitHub lets a delivery be redelivered for 3 days).
+    dedupe_ttl: int = _env("PRGUARD_DEDUPE_TTL", 4 * DAY, ge=3 * DAY)
+    #: Seconds the newest head SHA of a PR is remembered (for superseding older jobs).
+    head_ttl: int = _env("PRGUARD_HEAD_TTL", 30 * DAY, ge=DAY)
+    #: Jobs one worker process runs at once.
+    worker_concurrency: int = _env("PRGUARD_WORKER_CONCURRENCY", 4, ge=1, le=256)
+    #: Seconds a stopping worker waits for running jobs before handing them back to the queue.
+    shutdown_grace: float = _env("PRGUARD_SHUTDOWN_GRACE", 20.0, ge=0)
+    #: Files larger than this are skipped (and reported as skipped) by the checks.
+    max_file_bytes: int = _env("PRGUARD_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES, ge=1)
+    #: Most annotations posted per check run (GitHub takes 50 per request; the rest go in further updates).
+    annotation_cap: int = _env("PRGUARD_ANNOTATION_CAP", 500, ge=0)
+    #: Longest wait (seconds) a worker accepts for a GitHub rate limit; a longer one fails the attempt so the
+    #: queue retries the job later instead of blocking a worker for up to an hour.
+    github_max_rate_limit_wait: float = _env("PRGUARD_GITHUB_MAX_RATE_LIMIT_WAIT", 90.0, ge=0)
+    #: Seconds before one GitHub request times out.
+    github_timeout: float = _env("PRGUARD_GITHUB_TIMEOUT", 30.0, gt=0)
+    #: File contents fetched from GitHub at once per job (GitHub's secondary limits allow ~100 concurrent).
+    github_fetch_concurrency: int = _env("PRGUARD_GITHUB_FETCH_CONCURRENCY", 8, ge=1, le=32)
+
+    @field_validator("private_key", mode="before")
+    @classmethod
+    def _unescape_key(cls, value: Any) -> Any:
+        # one-line form (Heroku config vars, docker --env-file): "-----BEGIN ...-----\nMIIE...\n-----END..."
+        if isinstance(value, str) and "\\n" in value and "\n" not in value.strip():
+            value = value.replace("\\n", "\n")
+        return value.strip() + "\n" if isinstance(value, str) else value
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL such as https://api.github.com or https://HOST/api/v3")
+        return value.rstrip("/")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+
+_ENV_NAMES = {name: str(field.validation_alias.choices[0])  # type: ignore[union-attr]
+              for name, field in Settings.model_fields.items()}
+
+
+def env_name(field: str) -> str:
+    """The environment variable behind a `Settings` field (`app_id` -> `GITHUB_APP_ID`)."""
+    return _ENV_NAMES.get(field, field)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = error.get("loc") or ("?",)
+    name = str(loc[0])
+    name = _ENV_NAMES.get(name, name)
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    if kind in ("int_parsing", "int_from_float", "int_type"):
+        return f"{name} must be an integer"
+    if kind in ("float_parsing", "float_type"):
+        return f"{name} must be a number"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal"):
+        bound = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<="}[kind]
+        limit = ctx.get("ge", ctx.get("gt", ctx.get("le")))
+        return f"{name} must be {bound} {limit}"
+    if kind == "string_too_short":
+        return f"{name} must not be empty"
+    if kind == "value_error":
+        return f"{name} {ctx.get('error', error.get('msg', 'is invalid'))}"
+    # never echo `input`: it may be the private key or the secret
+    return f"{name} is invalid ({error.get('msg', kind)})"
+
+
+def _load_key(settings: Settings) -> str | None:
+    """The PEM text from GITHUB_PRIVATE_KEY or the file named by GITHUB_PRIVATE_KEY_PATH, checked to parse."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    if settings.private_key:
+        source, pem = "GITHUB_PRIVATE_KEY", settings.private_key
+    elif settings.private_key_path:
+        source = "GITHUB_PRIVATE_KEY_PATH"
+        try:
+            pem = settings.private_key_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a text file"
+            raise ConfigError(f"GITHUB_PRIVATE_KEY_PATH cannot be read ({reason})") from None
+    else:
+        return None
+    add_sensitive(pem, pem.strip(), pinned=True)
+    try:
+        load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        raise ConfigError(f"{source} is not a PEM private key (expected '-----BEGIN ... PRIVATE KEY-----')") \
+            from None
+    except Exception:  # cryptography raises UnsupportedAlgorithm and friends for odd keys
+        raise ConfigError(f"{source} is not a usable PEM private key") from None
+    return pem
+
+
+def load_settings(role: Role = "any", **overrides: Any) -> Settings:
+    """Read and validate the settings a `role` needs; raise `ConfigError` (one line) when something is wrong.
+
+    - "web" (the receiver) needs GITHUB_WEBHOOK_SECRET and Redis only;
+    - "worker" also needs GITHUB_APP_ID and the private key (it talks to GitHub, never verifies webhooks);
+    - "any" checks formats but requires nothing (for tests and tools).
+
+    `overrides` take precedence over the environment (keyword = field name), which tests use.
+    """
+    try:
+        settings = Settings(**{env_name(k): v for k, v in overrides.items()})
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False)
+        problems = [_describe(dict(e)) for e in errors]
+        raise ConfigError("; ".join(problems)) from None
+    add_sensitive(settings.webhook_secret, pinned=True)
+    pem = _load_key(settings)
+    if pem is not None and pem != settings.private_key:
+        settings = settings.model_copy(update={"private_key": pem})
+    missing: list[str] = []
+    if role == "web" and not settings.webhook_secret:
+        missing.append("GITHUB_WEBHOOK_SECRET")
+    if role == "worker":
+        if settings.app_id is None:
+            missing.append("GITHUB_APP_ID")
+        if not settings.private_key:
+            missing.append("GITHUB_PRIVATE_KEY (or GITHUB_PRIVATE_KEY_PATH)")
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set")
+    return settings

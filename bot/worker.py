@@ -1,0 +1,357 @@
+"""The worker runtime: reads jobs from the stream and hands each to a `JobHandler`, at least once.
+
+Why it owns retries and not the handler: whatever the handler does (GitHub calls, scans), the same rules must
+hold for every job, including when the process dies — a job is acknowledged only after `handler.process`
+returned, so a dead worker's jobs are reclaimed by another; a job that keeps failing ends in the dead-letter
+stream with its check runs completed as failure instead of staying "in progress" forever.
+
+The life of one stream entry (`Worker._handle`)::
+
+    delivery count > max_attempts  -> handler.fail(job, reason); dead letter + XACK    (holder died mid-try)
+    PR has a newer head            -> handler.cancel(job); XACK                         (superseded)
+    handler.process(job, is_current) returns -> XACK
+    handler.process raises         -> stays pending; reclaimed after the visibility timeout by any worker;
+                                      on the last attempt: handler.fail(job, reason); dead letter + XACK
+
+`job.attempt` is the entry's delivery count (1 for the first try). `reason` is redacted (`bot.log.scrub`) and
+at most 1,000 characters. If `handler.fail` itself raises, the entry stays pending and `fail` is retried on
+the next reclaims (at most `max_attempts` more times) before the entry is dead-lettered anyway.
+
+Running jobs get a heartbeat every `visibility_timeout / 3` seconds (XCLAIM JUSTID by their owner), so a job
+that runs longer than the visibility timeout is not stolen. Handlers must not block the event loop (run CPU
+work with `asyncio.to_thread` or in a subprocess), or the heartbeat stops and the job is reclaimed elsewhere.
+
+Stopping (SIGTERM/SIGINT, or `stop.set()`): no new reads; running jobs get `shutdown_grace` seconds
+(PRGUARD_SHUTDOWN_GRACE, default 20, under Heroku's 30 s); jobs still running are cancelled and handed back
+(made reclaimable at once, not after the visibility timeout). A job's exception never stops the worker; a lost
+Redis connection is retried with backoff.
+
+Bounds (tell operators): the stream holds about PRGUARD_STREAM_MAXLEN entries (default 100,000, approximate
+trimming); see bot/queue.py.
+
+Embedding (tests, other runtimes)::
+
+    worker = Worker(queue, handler, consumer=consumer_name(), concurrency=4, visibility_timeout=120,
+                    max_attempts=3)
+    await worker.run(stop_event)      # until stop_event is set
+    await worker.run_once()           # one poll (reclaim + read) and its jobs to completion; returns count
+
+`prguard worker` builds the real handler: `bot.pipeline.Pipeline(settings, redis)` (a `bot.jobs.JobHandler`);
+if it has `async aclose()`, that is awaited on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import socket
+import string
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.jobs import Job, JobHandler
+from bot.log import configure, get_logger, scrub
+from bot.queue import Entry, JobQueue
+
+log = get_logger("prguard.worker")
+
+MAX_REASON = 1000
+T = TypeVar("T")
+
+
+def consumer_name() -> str:
+    """hostname-pid-random: unique per process, and readable in XINFO CONSUMERS."""
+    suffix = "".join(random.choices(string.ascii_lowercase + string.digits, k=6))
+    return f"{socket.gethostname()}-{os.getpid()}-{suffix}"
+
+
+def _reason(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return scrub(text)[:MAX_REASON]
+
+
+async def _retrying(operation: Callable[[], Awaitable[T]], delays: tuple[float, ...] = (0.2, 0.5, 1.0)) -> T:
+    """Retry a Redis call across a short blip: a failed ack would make a finished job run again."""
+    for delay in delays:
+        try:
+            return await operation()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            log.warning("worker.redis_retry", error=_reason(exc), retry_in=delay)
+            await asyncio.sleep(delay)
+    return await operation()
+
+
+class Worker:
+    """Runs jobs from a `JobQueue` through a `JobHandler` (see the module docstring for the rules)."""
+
+    def __init__(self, queue: JobQueue, handler: JobHandler, consumer: str | None = None,
+                 concurrency: int = 4, visibility_timeout: float = 120.0, max_attempts: int = 3,
+                 shutdown_grace: float = 20.0, block_ms: int = 1000,
+                 reclaim_interval: float | None = None) -> None:
+        self.queue = queue
+        self.handler = handler
+        self.consumer = consumer or consumer_name()
+        self.concurrency = max(1, concurrency)
+        self.visibility_timeout = visibility_timeout
+        self.max_attempts = max(1, max_attempts)
+        self.shutdown_grace = shutdown_grace
+        self.block_ms = max(1, min(block_ms, int(visibility_timeout * 1000 / 3) or 1))
+        #: seconds between XAUTOCLAIM sweeps of the service loop
+        self.reclaim_interval = reclaim_interval or min(visibility_timeout / 2, 5.0)
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self._last_reclaim = 0.0
+
+    # --- loop ---------------------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll and run jobs until `stop` is set, then wind down within `shutdown_grace` seconds."""
+        log.info("worker.start", consumer=self.consumer, concurrency=self.concurrency,
+                 visibility_timeout=self.visibility_timeout, max_attempts=self.max_attempts)
+        heartbeat = asyncio.create_task(self._heartbeat_loop())
+        backoff = 0.5
+        group_ready = False
+        try:
+            while not stop.is_set():
+                try:
+                    if not group_ready:
+                        await self.queue.ensure_group()
+                        group_ready = True
+                    free = self.concurrency - len(self.running)
+                    if free <= 0:
+                        await self._wait_for_slot(stop)
+                        continue
+                    for entry in await self._poll(free, self.block_ms):
+                        self._start(entry)
+                    backoff = 0.5
+                except Exception as exc:  # Redis down, or a bug: log, back off, keep serving
+                    if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+                        group_ready = False  # the stream was deleted: recreate it
+                    redis_down = isinstance(exc, RedisError | OSError)
+                    log.warning("worker.redis_error" if redis_down else "worker.poll_error",
+                                consumer=self.consumer, error=_reason(exc), retry_in=backoff,
+                                exc_info=not redis_down)
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(stop.wait(), backoff)
+                    backoff = min(backoff * 2, 10.0)
+        finally:
+            await self._wind_down()
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            with contextlib.suppress(RedisError, OSError):
+                await self.queue.remove_consumer(self.consumer)
+            log.info("worker.stop", consumer=self.consumer)
+
+    async def run_once(self, block_ms: int = 100) -> int:
+        """One poll — reclaim stalled entries, read new ones — and run those jobs to completion.
+
+        Returns how many entries were handled. For tests and one-shot tools (no heartbeat, no signal
+        handling); `run` is the service loop.
+        """
+        await self.queue.ensure_group()
+        entries = await self._poll(self.concurrency, block_ms, force_reclaim=True)
+        tasks = [task for entry in entries if (task := self._start(entry)) is not None]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return len(tasks)
+
+    async def _poll(self, free: int, block_ms: int, force_reclaim: bool = False) -> list[Entry]:
+        entries: list[Entry] = []
+        now = time.monotonic()
+        if force_reclaim or now - self._last_reclaim >= self.reclaim_interval:
+            self._last_reclaim = now
+            entries = await self.queue.reclaim(self.consumer, int(self.visibility_timeout * 1000), free)
+            for entry in entries:
+                log.info("job.reclaimed", consumer=self.consumer, entry_id=entry.entry_id,
+                         attempt=entry.attempts, **(entry.job.log_context() if entry.job else {}))
+        if len(entries) < free:
+            entries += await self.queue.read(self.consumer, free - len(entries),
+                                             block_ms=0 if entries else block_ms)
+        return entries
+
+    def _start(self, entry: Entry) -> asyncio.Task[None] | None:
+        if entry.entry_id in self.running:
+            # our own running job came back (its heartbeat could not run in time): don't run it twice here
+            log.warning("job.already_running", consumer=self.consumer, entry_id=entry.entry_id)
+            return None
+        task = asyncio.create_task(self._handle(entry), name=f"job-{entry.entry_id}")
+        self.running[entry.entry_id] = task
+        task.add_done_callback(lambda _t, eid=entry.entry_id: self.running.pop(eid, None))
+        return task
+
+    async def _wait_for_slot(self, stop: asyncio.Event) -> None:
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait([stopper, *self.running.values()], return_when=asyncio.FIRST_COMPLETED,
+                               timeout=self.reclaim_interval)
+        finally:
+            stopper.cancel()
+
+    async def _heartbeat_loop(self) -> None:
+        interval = self.visibility_timeout / 3
+        while True:
+            await asyncio.sleep(interval)
+            ids = list(self.running)
+            if not ids:
+                continue
+            try:
+                kept = set(await self.queue.heartbeat(self.consumer, ids))
+            except Exception as exc:  # the heartbeat must outlive any error
+                log.warning("worker.heartbeat_failed", consumer=self.consumer, error=_reason(exc))
+                continue
+            for entry_id in ids:
+                if entry_id not in kept and entry_id in self.running:
+                    # another worker reclaimed it (we stalled past the visibility timeout); both may finish it
+                    log.warning("job.ownership_lost", consumer=self.consumer, entry_id=entry_id)
+
+    async def _wind_down(self) -> None:
+        if not self.running:
+            return
+        log.info("worker.draining", consumer=self.consumer, running=len(self.running),
+                 grace=self.shutdown_grace)
+        _done, pending = await asyncio.wait(list(self.running.values()), timeout=self.shutdown_grace)
+        if not pending:
+            return
+        unfinished = [eid for eid, task in self.running.items() if task in pending]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            await self.queue.hand_back(self.consumer, unfinished)
+            log.info("worker.handed_back", consumer=self.consumer, entries=unfinished)
+        except (RedisError, OSError) as exc:
+            log.warning("worker.hand_back_failed", consumer=self.consumer, entries=unfinished,
+                        error=_reason(exc), note="reclaimed after the visibility timeout instead")
+
+    # --- one entry ----------------------------------------------------------------------------------------
+    async def _handle(self, entry: Entry) -> None:
+        """Run one entry; never raises (except cancellation at shutdown): a job must not kill the worker."""
+        try:
+            await self._handle_entry(entry)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Redis failed around the job (ack, dead letter...): the entry stays pending and comes back
+            log.error("job.crashed", consumer=self.consumer, entry_id=entry.entry_id, error=_reason(exc),
+                      exc_info=True, **(entry.job.log_context() if entry.job else {}))
+
+    async def _handle_entry(self, entry: Entry) -> None:
+        job = entry.job
+        if job is None:
+            log.error("job.malformed", entry_id=entry.entry_id, fields=sorted(entry.fields))
+            reason = "malformed stream entry: not a prguard job"
+            await _retrying(lambda: self.queue.dead_letter(entry, reason))
+            return
+        ctx = {**job.log_context(), "entry_id": entry.entry_id, "attempt": job.attempt,
+               "consumer": self.consumer}
+        if entry.attempts > self.max_attempts:
+            last = await _retrying(lambda: self.queue.last_error(entry.entry_id))
+            reason = (f"gave up after {self.max_attempts} attempts; last error: {last}" if last else
+                      f"gave up after {self.max_attempts} attempts: the worker running it stopped responding")
+            await self._give_up(entry, job, reason, ctx)
+            return
+        latest = await _retrying(lambda: self.queue.latest_head(job))
+        if latest is not None and latest != job.head_sha:
+            log.info("job.superseded", newer_head=latest, **ctx)
+            await self.handler.cancel(job)
+            await _retrying(lambda: self.queue.ack(entry.entry_id))
+            return
+
+        async def is_current() -> bool:
+            newest = await self.queue.latest_head(job)
+            return newest is None or newest == job.head_sha
+
+        started = time.monotonic()
+        log.info("job.start", **ctx)
+        try:
+            await self.handler.process(job, is_current)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            reason = _reason(exc)
+            log.error("job.failed", error=reason, exc_info=True, **ctx)
+            if job.attempt >= self.max_attempts:
+                await self._give_up(entry, job, f"failed {job.attempt} times; last error: {reason}", ctx)
+            else:
+                await _retrying(lambda: self.queue.record_error(entry.entry_id, reason))
+                log.info("job.retry_later", retry_after=self.visibility_timeout, **ctx)
+            return
+        await _retrying(lambda: self.queue.ack(entry.entry_id))
+        log.info("job.done", seconds=round(time.monotonic() - started, 3), **ctx)
+
+    async def _give_up(self, entry: Entry, job: Job, reason: str, ctx: dict[str, Any]) -> None:
+        reason = scrub(reason)[:MAX_REASON]
+        try:
+            await self.handler.fail(job, reason)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("job.fail_handler_failed", error=_reason(exc), exc_info=True, **ctx)
+            if entry.attempts < 2 * self.max_attempts:
+                await _retrying(lambda: self.queue.record_error(entry.entry_id, reason))
+                return  # stays pending: `fail` is retried after the visibility timeout
+            reason = f"{reason}; completing the check runs as failure failed too: {_reason(exc)}"
+            reason = reason[:MAX_REASON]
+        await _retrying(lambda: self.queue.dead_letter(entry, reason))
+        log.error("job.dead_lettered", reason=reason, **ctx)
+
+
+# --- `prguard worker` -------------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--concurrency", type=int, default=None, metavar="N",
+                        help="jobs run at once by this process (default: PRGUARD_WORKER_CONCURRENCY, 4)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.settings import ConfigError, load_settings
+
+    try:
+        settings = load_settings("worker")
+    except ConfigError as exc:
+        return exc.exit()
+    if args.concurrency is not None and args.concurrency < 1:
+        return ConfigError("--concurrency must be >= 1").exit()
+    configure(settings.log_level)
+    concurrency = args.concurrency or settings.worker_concurrency
+    return asyncio.run(_serve(settings, concurrency))
+
+
+async def _serve(settings: Any, concurrency: int) -> int:
+    from bot.pipeline import Pipeline  # written alongside; imported here so `prguard serve` never needs it
+
+    # a bounded pool that waits for a free connection (jobs, heartbeats and the handler share it)
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=2 * concurrency + 8, timeout=10, socket_connect_timeout=5,
+        socket_timeout=30, health_check_interval=30)
+    redis = Redis.from_pool(pool)
+    handler = Pipeline(settings, redis)
+    queue = JobQueue.from_settings(redis, settings)
+    worker = Worker(queue, handler, consumer_name(), concurrency=concurrency,
+                    visibility_timeout=settings.visibility_timeout, max_attempts=settings.max_attempts,
+                    shutdown_grace=settings.shutdown_grace)
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    try:
+        await worker.run(stop)
+    finally:
+        closer = getattr(handler, "aclose", None)
+        if closer is not None:
+            await closer()
+        await redis.aclose()
+    return 0
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set `stop` (the worker then drains); a second signal is ignored, not fatal."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)

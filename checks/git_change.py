@@ -1,0 +1,398 @@
+"""Build a `Change` from a local git repository: what `prguard scan` and the pre-commit hook look at.
+
+Everything here runs `git` locally (never the network) and reads files without following symlinks. Three
+heads are supported: the working tree (committed, uncommitted and untracked-but-not-ignored files), the index
+(`staged=True`, for pre-commit) and a commit (to scan a committed range in CI or a benchmark). The base is
+the merge-base of the head with the base ref, so a scan reports what the branch introduced, not what the
+default branch gained meanwhile.
+
+Git is asked for everything in a few batched calls (one `diff --raw --numstat`, one `diff -U0`, one
+`cat-file --batch-check`, one `cat-file --batch` process for lazy contents), because one subprocess per file
+would make a 2,000-file change take many seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import threading
+import weakref
+from collections.abc import Sequence
+
+from checks.change import (
+    DEFAULT_MAX_FILE_BYTES,
+    Change,
+    ChangedFile,
+    FileStatus,
+    LineSet,
+    Loader,
+    looks_binary,
+)
+from checks.finding import Skipped
+from checks.git_diff import DiffEntry, decode_path, parse_added_lines, parse_raw_numstat
+
+#: The id of git's empty tree: the base of the very first commit (pre-commit on a repository with no commits).
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+_ZERO = "0" * 40
+_SYMLINK_MODE = "120000"
+_GITLINK_MODE = "160000"
+# Options that make diff output independent of the user's git config (diff.noprefix, color.ui, external
+# diff drivers, textconv filters, diff.relative, diff.renames=copies, …).
+_DIFF_OPTS = (
+    "--no-ext-diff",
+    "--no-textconv",
+    "--no-color",
+    "--no-relative",
+    "--find-renames",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+    "--ignore-submodules=none",
+)
+
+
+class GitError(Exception):
+    """The path is not a usable git repository, a ref does not exist, or git failed. One-line message."""
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["GIT_OPTIONAL_LOCKS"] = "0"  # never take index.lock to refresh stat info: a scan changes nothing
+    env["GIT_LITERAL_PATHSPECS"] = "1"  # file names are names, not glob patterns
+    env["LC_ALL"] = "C"
+    return env
+
+
+def git(root: str, *args: str, stdin: bytes | None = None) -> bytes:
+    """Run `git -C root args` and return stdout; a failure raises `GitError` with git's first error line."""
+    cmd = ["git", "-C", root, "-c", "core.quotepath=off", *args]
+    try:
+        proc = subprocess.run(cmd, input=stdin, capture_output=True, env=_env(), check=False)
+    except FileNotFoundError as exc:
+        raise GitError("git is not installed or not on PATH") from exc
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+        reason = lines[0].strip() if lines else f"exit status {proc.returncode}"
+        raise GitError(f"git {args[0]} failed: {reason}")
+    return proc.stdout
+
+
+def _try_git(root: str, *args: str) -> str | None:
+    try:
+        return git(root, *args).decode().strip() or None
+    except GitError:
+        return None
+
+
+def find_root(path: str | os.PathLike[str]) -> str:
+    """The top-level directory of the repository holding `path`, with symlinks resolved."""
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        raise GitError(f"{path}: no such directory")
+    top = _try_git(path, "rev-parse", "--show-toplevel")
+    if top is None:
+        raise GitError(f"{path}: not a git repository (or a bare one)")
+    return os.path.realpath(top)
+
+
+def resolve_commit(root: str, ref: str) -> str:
+    sha = _try_git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    if sha is None:
+        raise GitError(f"unknown revision {ref!r}: no such branch, tag or commit")
+    return sha
+
+
+def default_base_ref(root: str) -> str:
+    """The default branch: `origin/HEAD`, else `main`, else `master` (else `origin/main`, `origin/master`)."""
+    target = _try_git(root, "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD")
+    candidates = [target] if target else []
+    candidates += [
+        "refs/heads/main",
+        "refs/heads/master",
+        "refs/remotes/origin/main",
+        "refs/remotes/origin/master",
+    ]
+    for ref in candidates:
+        if _try_git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"):
+            return ref.removeprefix("refs/heads/").removeprefix("refs/remotes/")
+    raise GitError(
+        "no default branch to compare with (origin/HEAD, main and master do not exist); use --base REF"
+    )
+
+
+def merge_base(root: str, a: str, b: str) -> str:
+    sha = _try_git(root, "merge-base", a, b)
+    if sha is None:
+        raise GitError(f"{a[:12]} and {b} have no common ancestor (a shallow clone? fetch more history)")
+    return sha
+
+
+def read_at(root: str, rev: str, path: str) -> bytes | None:
+    """The bytes of `path` in commit `rev`, or None when it has no such file (used to read base policy)."""
+    if not _exists(root, rev, path):
+        return None
+    return git(root, "cat-file", "blob", f"{rev}:{path}")
+
+
+def _exists(root: str, rev: str, path: str) -> bool:
+    try:
+        git(root, "cat-file", "-e", f"{rev}:{path}")
+    except GitError:
+        return False
+    return True
+
+
+class BlobReader:
+    """One `git cat-file --batch` process shared by every lazy loader of a change (thread-safe).
+
+    It starts on first use and stops when the change is garbage collected (or at exit).
+    """
+
+    def __init__(self, root: str) -> None:
+        self._root = root
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def read(self, sha: str) -> bytes:
+        with self._lock:
+            proc = self._start()
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(sha.encode() + b"\n")
+            proc.stdin.flush()
+            header = proc.stdout.readline().split()
+            if len(header) != 3:
+                raise GitError(f"git cat-file: object {sha[:12]} is missing")
+            data = proc.stdout.read(int(header[2]))
+            proc.stdout.read(1)  # the newline after each object
+            return data
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self._proc is None:
+            self._proc = subprocess.Popen(
+                ["git", "-C", self._root, "cat-file", "--batch"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=_env(),
+            )
+            weakref.finalize(self, _stop, self._proc)
+        return self._proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    for stream in (proc.stdin, proc.stdout):
+        if stream:
+            stream.close()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _blob_sizes(root: str, shas: Sequence[str]) -> dict[str, int]:
+    if not shas:
+        return {}
+    out = git(root, "cat-file", "--batch-check", stdin="".join(f"{s}\n" for s in shas).encode())
+    sizes: dict[str, int] = {}
+    for line in out.decode().splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            sizes[parts[0]] = int(parts[2])
+    return sizes
+
+
+def read_worktree_file(root: str, rel: str) -> bytes:
+    """Read a file under `root` without following a symlink and refusing any path that escapes the root."""
+    full = os.path.join(root, rel)
+    parent = os.path.realpath(os.path.dirname(full))
+    if parent != root and not parent.startswith(root + os.sep):
+        raise PermissionError(f"{rel}: path leaves the repository")
+    fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise PermissionError(f"{rel}: not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read()
+    finally:
+        os.close(fd)
+
+
+def human_size(n: int) -> str:
+    """`3.2 MiB`, `1 MiB`, `512 KiB`, `900 bytes`: short enough for a one-line skip reason."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n} bytes"
+
+
+class _Builder:
+    def __init__(self, root: str, base: str, head: str, diff_args: list[str], max_file_bytes: int) -> None:
+        self.root, self.base, self.head = root, base, head
+        self.diff_args, self.max = diff_args, max_file_bytes
+        self.reader = BlobReader(root)
+        self.files: list[ChangedFile] = []
+        self.skipped: list[Skipped] = []
+        # git treats files over core.bigFileThreshold as binary: oversize files never reach the patch
+        self.cfg = ["-c", f"core.bigFileThreshold={max(max_file_bytes + 1, 1024)}", "-c", "diff.renames=true"]
+
+    def diff(self, *args: str, paths: Sequence[str] = ()) -> bytes:
+        pathspec = ["--", *paths] if paths else []
+        return git(self.root, *self.cfg, "diff", *_DIFF_OPTS, *args, *self.diff_args, *pathspec)
+
+    def build(self, untracked: bool) -> Change:
+        entries = parse_raw_numstat(self.diff("--raw", "--numstat", "-z", "--no-abbrev"))
+        worktree = self.head == "worktree"
+        sizes = {} if worktree else _blob_sizes(self.root, [e.new_sha for e in entries if e.new_sha != _ZERO])
+        kept: list[tuple[DiffEntry, int]] = []
+        for e in entries:
+            if e.status is FileStatus.REMOVED:
+                self._add(e, LineSet(), size=None)
+                continue
+            if e.new_mode == _GITLINK_MODE:
+                self.skipped.append(Skipped(e.path, "submodule commit (its contents are not scanned)"))
+                continue
+            size = self._worktree_size(e.path) if worktree else sizes.get(e.new_sha, 0)
+            if worktree and size is None and os.path.islink(os.path.join(self.root, e.path)):
+                e.new_mode = _SYMLINK_MODE  # what is on disk now, whatever the index says
+            if e.new_mode == _SYMLINK_MODE:
+                self._add(e, LineSet(), size=None, symlink=True)
+            elif size is None:
+                self.skipped.append(Skipped(e.path, "not a regular file"))
+            elif size > self.max:
+                self.skipped.append(Skipped(e.path, self._too_big(size)))
+            else:
+                kept.append((e, size))
+        self._add_with_lines(kept)
+        if untracked:
+            self._add_untracked({f.path for f in self.files} | {s.path for s in self.skipped})
+        self.files.sort(key=lambda f: f.path)
+        return Change(base=self.base, head=self.head, files=self.files, skipped=self.skipped)
+
+    def _too_big(self, size: int) -> str:
+        return f"larger than the {human_size(self.max)} size cap ({human_size(size)})"
+
+    def _add_with_lines(self, kept: list[tuple[DiffEntry, int]]) -> None:
+        forced_text = [e for e, _ in kept if e.numstat_binary and not looks_binary(self._head(e)[:8000])]
+        for e in forced_text:  # a .gitattributes `-diff`/`binary` must not hide text from the scan
+            e.numstat_binary = False
+        needs_patch = any(e.status is not FileStatus.ADDED and not e.numstat_binary for e, _ in kept)
+        hunks = parse_added_lines(self.diff("-U0", "--diff-filter=MRTUC")) if needs_patch else {}
+        if forced_text:
+            paths = [p for e in forced_text for p in (e.path, e.old_path) if p]
+            hunks.update(parse_added_lines(self.diff("-U0", "--text", paths=paths)))
+        for e, size in kept:
+            if e.numstat_binary:
+                lines = LineSet.whole(1)  # a binary file changed as a whole: findings on it sit on line 1
+            elif e.status is FileStatus.ADDED:
+                lines = hunks.get(e.path) or LineSet.whole(e.added_count)
+            else:
+                lines = hunks.get(e.path, LineSet())
+            self._add(e, lines, size=size, binary=e.numstat_binary)
+
+    def _head(self, e: DiffEntry) -> bytes:
+        if self.head == "worktree":
+            return read_worktree_file(self.root, e.path)
+        return self.reader.read(e.new_sha)
+
+    def _add(
+        self, e: DiffEntry, lines: LineSet, *, size: int | None, binary: bool = False, symlink: bool = False
+    ) -> None:
+        head_loader = None
+        if e.status is not FileStatus.REMOVED and not symlink:
+            head_loader = (
+                self._worktree_loader(e.path) if self.head == "worktree" else self._blob_loader(e.new_sha)
+            )
+        base_loader = None
+        if (
+            e.status is not FileStatus.ADDED
+            and e.old_sha != _ZERO
+            and e.old_mode not in (_SYMLINK_MODE, _GITLINK_MODE, "000000")
+        ):
+            base_loader = self._blob_loader(e.old_sha)
+        self.files.append(
+            ChangedFile(
+                path=e.path,
+                status=e.status,
+                added_lines=lines,
+                old_path=e.old_path,
+                is_binary=binary,
+                is_symlink=symlink,
+                size=size,
+                head_loader=head_loader,
+                base_loader=base_loader,
+            )
+        )
+
+    def _blob_loader(self, sha: str) -> Loader:
+        reader = self.reader
+        return lambda: reader.read(sha)
+
+    def _worktree_loader(self, rel: str) -> Loader:
+        root = self.root
+        return lambda: read_worktree_file(root, rel)
+
+    def _worktree_size(self, rel: str) -> int | None:
+        """Size of a regular worktree file; None for a symlink or anything else that is not a plain file."""
+        st = os.lstat(os.path.join(self.root, rel))
+        return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+    def _add_untracked(self, known: set[str]) -> None:
+        out = git(self.root, "ls-files", "--others", "--exclude-standard", "-z")
+        for name in filter(None, out.split(b"\0")):
+            path = decode_path(name)
+            if path.endswith("/"):
+                self.skipped.append(Skipped(path.rstrip("/"), "nested git repository (not scanned)"))
+                continue
+            st = os.lstat(os.path.join(self.root, path))
+            status = FileStatus.MODIFIED if path in known else FileStatus.ADDED
+            if path in known:  # removed from the index but still on disk: treat the whole file as new
+                self.files = [f for f in self.files if f.path != path]
+            entry = DiffEntry(status, path, None, "000000", "100644", _ZERO, _ZERO, False, 0)
+            if stat.S_ISLNK(st.st_mode):
+                self._add(entry, LineSet(), size=None, symlink=True)
+            elif not stat.S_ISREG(st.st_mode):
+                self.skipped.append(Skipped(path, "not a regular file"))
+            elif st.st_size > self.max:
+                self.skipped.append(Skipped(path, self._too_big(st.st_size)))
+            else:
+                data = read_worktree_file(self.root, path)
+                binary = looks_binary(data)
+                count = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+                self._add(entry, LineSet.whole(1 if binary else count), size=st.st_size, binary=binary)
+
+
+def change_from_git(
+    root: str | os.PathLike[str],
+    base_ref: str | None = None,
+    *,
+    staged: bool = False,
+    head: str | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> Change:
+    """The change a branch introduces, as `prguard scan` sees it.
+
+    - default: the working tree (committed + uncommitted + untracked files) against the merge-base of HEAD
+      with `base_ref` (default: the repository's default branch); `Change.head` is "worktree".
+    - `staged=True`: only the index, against HEAD (or the merge-base with `base_ref` when given); "index".
+      With no commit yet, the base is the empty tree, so the hook works on a repository's first commit.
+    - `head=REV`: the committed range from the merge-base to REV; `Change.head` is REV's SHA.
+    """
+    if staged and head:
+        raise GitError("--staged scans the index; it cannot be combined with a head commit")
+    top = find_root(root)
+    head_sha = _try_git(top, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    if head_sha is None and not staged:
+        raise GitError(f"{top}: the repository has no commits yet")
+    if staged:
+        base = merge_base(top, head_sha, resolve_commit(top, base_ref)) if base_ref and head_sha else None
+        base = base or head_sha or EMPTY_TREE
+        return _Builder(top, base, "index", ["--cached", base], max_file_bytes).build(untracked=False)
+    assert head_sha is not None
+    ref = base_ref or default_base_ref(top)
+    base_commit = resolve_commit(top, ref)
+    if head:
+        head_sha = resolve_commit(top, head)
+        base = merge_base(top, head_sha, base_commit)
+        return _Builder(top, base, head_sha, [base, head_sha], max_file_bytes).build(untracked=False)
+    base = merge_base(top, head_sha, base_commit)
+    return _Builder(top, base, "worktree", [base], max_file_bytes).build(untracked=True)

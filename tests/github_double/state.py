@@ -1,0 +1,233 @@
+"""The double's in-memory model of GitHub: installations, repositories, commits, pull requests, check runs.
+
+Commits are overlays on a parent (a path mapped to bytes, or to None for a deletion), so a change made on a
+base branch after a PR exists is still seen through the head commit, as on GitHub. Everything here is guarded
+by one re-entrant lock: the test thread sets state up while the server thread answers requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+Tree = dict[str, bytes]
+
+
+def git_blob_sha(data: bytes) -> str:
+    """The SHA git (and so GitHub) gives a blob: SHA-1 of a `blob <len>\\0` header and the bytes."""
+    return hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
+
+
+def random_sha() -> str:
+    return secrets.token_hex(20)
+
+
+@dataclass
+class Installation:
+    id: int
+    account: str
+    account_id: int
+    created_at: float = field(default_factory=time.time)
+
+
+@dataclass
+class Commit:
+    sha: str
+    parent: str | None
+    overlay: dict[str, bytes | None]
+
+
+@dataclass
+class PullRequest:
+    number: int
+    id: int
+    title: str
+    user: str
+    base_ref: str
+    head_ref: str
+    base_sha: str
+    head_sha: str
+    renames: dict[str, str]
+    draft: bool = False
+    state: str = "open"
+    body: str | None = None
+    created_at: float = field(default_factory=time.time)
+
+
+@dataclass
+class CheckRun:
+    """A check run as the double stores it; tests read these through `GitHubDouble.check_run(s)`."""
+
+    id: int
+    repo: str
+    name: str
+    head_sha: str
+    check_suite_id: int
+    status: str = "queued"
+    conclusion: str | None = None
+    external_id: str | None = None
+    details_url: str | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    text: str | None = None
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    annotation_batches: list[int] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Repo:
+    id: int
+    owner: str
+    owner_id: int
+    name: str
+    installation_id: int
+    default_branch: str
+    private: bool
+    branches: dict[str, str] = field(default_factory=dict)
+    commits: dict[str, Commit] = field(default_factory=dict)
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    pulls: dict[int, PullRequest] = field(default_factory=dict)
+    created_at: float = field(default_factory=time.time)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    def resolve(self, ref: str) -> str | None:
+        """A branch name, `refs/heads/<name>` or a commit SHA (full or unambiguous prefix) -> SHA."""
+        ref = ref.removeprefix("refs/heads/")
+        if ref in self.branches:
+            return self.branches[ref]
+        if ref in self.commits:
+            return ref
+        if re.fullmatch(r"[0-9a-f]{7,40}", ref):
+            found = [sha for sha in self.commits if sha.startswith(ref)]
+            if len(found) == 1:
+                return found[0]
+        return None
+
+    def tree(self, sha: str) -> Tree:
+        """The full tree of a commit, materialised by applying overlays from the root commit up."""
+        chain: list[Commit] = []
+        current: str | None = sha
+        while current is not None:
+            commit = self.commits[current]
+            chain.append(commit)
+            current = commit.parent
+        tree: Tree = {}
+        for commit in reversed(chain):
+            for path, data in commit.overlay.items():
+                if data is None:
+                    tree.pop(path, None)
+                else:
+                    tree[path] = data
+        return tree
+
+    def add_blob(self, data: bytes) -> str:
+        sha = git_blob_sha(data)
+        self.blobs[sha] = data
+        return sha
+
+    def add_commit(self, overlay: dict[str, bytes | None], parent: str | None, sha: str | None = None) -> str:
+        sha = sha or random_sha()
+        if sha in self.commits:
+            raise ValueError(f"commit {sha} already exists in {self.full_name}")
+        for data in overlay.values():
+            if data is not None:
+                self.add_blob(data)
+        self.commits[sha] = Commit(sha, parent, dict(overlay))
+        return sha
+
+
+@dataclass
+class RequestRecord:
+    """One request the double answered (path relative to /api/v3; body is the parsed JSON, if any)."""
+
+    method: str
+    path: str
+    query: str
+    status: int
+    at: float
+    body: Any
+    fault: str | None
+
+
+class State:
+    """All of the double's data; every public method takes the lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._ids = itertools.count(1000)
+        self.installations: dict[int, Installation] = {}
+        self.repos: dict[str, Repo] = {}
+        self.check_runs: dict[int, CheckRun] = {}
+        self.check_suites: dict[tuple[str, str], int] = {}
+        self.requests: list[RequestRecord] = []
+
+    def next_id(self) -> int:
+        with self.lock:
+            return next(self._ids)
+
+    def add_installation(self, account: str, installation_id: int | None = None) -> int:
+        with self.lock:
+            inst_id = installation_id or self.next_id()
+            if inst_id in self.installations:
+                raise ValueError(f"installation {inst_id} already exists")
+            self.installations[inst_id] = Installation(inst_id, account, self.next_id())
+            return inst_id
+
+    def installation_for(self, account: str) -> int | None:
+        with self.lock:
+            for inst in self.installations.values():
+                if inst.account == account:
+                    return inst.id
+            return None
+
+    def add_repo(
+        self,
+        full_name: str,
+        installation_id: int | None,
+        default_branch: str,
+        files: Tree | None,
+        private: bool,
+    ) -> Repo:
+        owner, name = full_name.split("/", 1)
+        with self.lock:
+            if full_name in self.repos:
+                raise ValueError(f"repository {full_name} already exists")
+            if installation_id is None:
+                installation_id = self.installation_for(owner) or self.add_installation(owner)
+            if installation_id not in self.installations:
+                raise KeyError(f"no installation {installation_id}")
+            owner_id = self.installations[installation_id].account_id
+            repo = Repo(self.next_id(), owner, owner_id, name, installation_id, default_branch, private)
+            repo.branches[default_branch] = repo.add_commit(dict(files or {}), parent=None)
+            self.repos[full_name] = repo
+            return repo
+
+    def repo(self, full_name: str) -> Repo:
+        with self.lock:
+            try:
+                return self.repos[full_name]
+            except KeyError:
+                raise KeyError(f"no repository {full_name}; add it with add_repo") from None
+
+    def suite_id(self, repo: str, head_sha: str) -> int:
+        with self.lock:
+            key = (repo, head_sha)
+            if key not in self.check_suites:
+                self.check_suites[key] = self.next_id()
+            return self.check_suites[key]
+
+    def log(self, record: RequestRecord) -> None:
+        with self.lock:
+            self.requests.append(record)

@@ -1,0 +1,296 @@
+"""End to end over real HTTP: signed delivery → running receiver → Redis Stream → worker → GitHub double.
+
+Each test builds a `Stack` (tests/e2e_stack.py): the receiver under uvicorn on loopback, one
+`bot.worker.Worker` running `bot.pipeline.Pipeline`, a real Redis (private key prefix) and a fresh GitHub
+double, and asserts what a user sees on GitHub: the four check runs, their conclusions, summaries and
+annotations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import string
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+import redis
+
+from bot.checkruns import pr_from_external_id
+from tests.e2e_stack import CHECKS, Stack, pr_payload
+from tests.github_double.double import GitHubDouble
+from tests.webhooks import fixture_payload
+
+
+ALNUM = string.ascii_letters + string.digits
+
+
+def github_token() -> str:
+    return "ghp_" + "".join(secrets.choice(ALNUM) for _ in range(36))
+
+
+LEAKY_HEAD = b"import os\n\nTOKEN = '%s'\nprint(TOKEN)\n"
+
+
+async def test_opened_pr_adding_a_secret_gets_four_completed_runs(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    async with Stack(github_double, redis_url, redis_prefix) as stack:
+        inst = stack.repo()
+        token = github_token()
+        pr = github_double.create_pull_request("octo/repo", changes={
+            "app/settings.py": (b"import os\n", LEAKY_HEAD % token.encode()),
+            "docs/notes.md": (None, b"nothing to see\n"),
+        })
+        reply = await stack.deliver("pull_request", pr_payload(pr, inst))
+        assert reply.status_code == 202
+        runs = await stack.completed(pr.head_sha)
+
+    secrets_run = runs["prguard/secrets"]
+    assert secrets_run.conclusion == "failure"
+    assert [(a["path"], a["start_line"], a["annotation_level"]) for a in secrets_run.annotations] == [
+        ("app/settings.py", 3, "failure")
+    ]
+    assert "GitHub token" in secrets_run.summary
+    assert f"/blob/{pr.head_sha}/app/settings.py#L3" in secrets_run.summary
+    for name in ("prguard/dependencies", "prguard/iac", "prguard/prompt-safety"):
+        assert (runs[name].conclusion, runs[name].title) == ("neutral", "Not yet available")
+    # one run per check, each started in_progress, and never a secret in anything posted
+    assert sorted(r.name for r in github_double.check_runs("octo/repo", pr.head_sha)) == sorted(CHECKS)
+    posted = [r.body for r in github_double.requests(path_regex=r"/check-runs") if r.body]
+    assert all(body.get("status") == "in_progress"
+               for body in posted[:4]), "runs are created in_progress when the job starts"
+    assert token not in repr(posted)
+
+
+async def test_more_than_50_findings_are_posted_in_batches_of_50(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    async with Stack(github_double, redis_url, redis_prefix) as stack:
+        inst = stack.repo()
+        leaked = b"".join(b"TOKEN_%d = '%s'\n" % (i, github_token().encode()) for i in range(120))
+        pr = github_double.create_pull_request("octo/repo", changes={"config/tokens.py": (None, leaked)})
+        assert (await stack.deliver("pull_request", pr_payload(pr, inst))).status_code == 202
+        runs = await stack.completed(pr.head_sha)
+    run = runs["prguard/secrets"]
+    assert run.conclusion == "failure"
+    assert run.annotation_batches == [50, 50, 20]
+    assert sorted(a["start_line"] for a in run.annotations) == list(range(1, 121))
+    assert run.title.startswith("120 blocking findings")
+
+
+async def test_github_502_on_create_and_secondary_rate_limit_are_survived(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    async with Stack(github_double, redis_url, redis_prefix) as stack:
+        inst = stack.repo()
+        pr = github_double.create_pull_request("octo/repo", changes={
+            "app.py": (None, b"T = '%s'\n" % github_token().encode()),
+        })
+        # the create is applied but its reply is lost; then GitHub asks us to slow down on an update
+        github_double.faults.add(method="POST", path_regex=r"/check-runs$", status=502, after_success=True)
+        github_double.faults.secondary_rate_limit(method="PATCH", path_regex=r"/check-runs/\d+$",
+                                                  retry_after=1)
+        assert (await stack.deliver("pull_request", pr_payload(pr, inst))).status_code == 202
+        runs = await stack.completed(pr.head_sha)
+    assert len(github_double.check_runs("octo/repo", pr.head_sha)) == 4, "no duplicate run after the 502"
+    assert runs["prguard/secrets"].conclusion == "failure"
+    limited = github_double.requests(method="PATCH", path_regex=r"/check-runs/\d+$")
+    refused = [r for r in limited if r.status == 403]
+    assert len(refused) == 1
+    after = [r for r in limited if r.at > refused[0].at and r.path == refused[0].path]
+    assert after and after[0].at - refused[0].at >= 1.0, "the retry waited for Retry-After"
+
+
+async def test_synchronize_supersedes_the_older_head(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    async with Stack(github_double, redis_url, redis_prefix) as stack:
+        inst = stack.repo()
+        pr = github_double.create_pull_request("octo/repo", changes={"a.py": (None, b"x = 1\n")})
+        old_head = pr.head_sha
+        # the first scan is slow to list files, so the new push arrives while it runs
+        github_double.faults.slow(1.5, method="GET", path_regex=r"/pulls/\d+/files")
+        await stack.deliver("pull_request", pr_payload(pr, inst, updated_at="2026-01-01T00:00:00Z"))
+        await stack.until(lambda: len(github_double.check_runs("octo/repo", old_head)) == 4)
+        new_head = github_double.push("octo/repo", pr.number, {"a.py": b"x = 2\n"})
+        await stack.deliver("pull_request", pr_payload(pr, inst, action="synchronize", head_sha=new_head,
+                                                       updated_at="2026-01-01T00:05:00Z"))
+        new_runs = await stack.completed(new_head)
+        old_runs = await stack.completed(old_head)
+    assert {r.conclusion for r in old_runs.values()} == {"cancelled"}
+    assert all(new_head[:12] in r.summary for r in old_runs.values())
+    assert new_runs["prguard/secrets"].conclusion == "success"
+
+
+@pytest.mark.parametrize("endpoint", [
+    pytest.param(r"/pulls/\d+/files", id="after-the-runs-were-opened"),
+    pytest.param(r"/pulls/\d+$", id="before-any-run-existed"),
+])
+async def test_a_job_that_always_fails_is_dead_lettered_and_its_runs_fail(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str, endpoint: str
+) -> None:
+    async with Stack(github_double, redis_url, redis_prefix, max_attempts=2, visibility_timeout=1.0) as stack:
+        inst = stack.repo()
+        pr = github_double.create_pull_request("octo/repo", changes={"a.py": (None, b"x = 1\n")})
+        github_double.faults.add(method="GET", path_regex=endpoint, status=500, times=None)
+        await stack.deliver("pull_request", pr_payload(pr, inst))
+        runs = await stack.completed(pr.head_sha, timeout=30)
+    for run in runs.values():
+        assert run.conclusion == "failure"
+        assert "could not finish" in run.summary and "Re-run" in run.summary
+        assert "500" in run.summary, "the summary gives the (redacted) last error"
+    assert len(github_double.check_runs("octo/repo", pr.head_sha)) == 4
+    failing_calls = github_double.requests(method="GET", path_regex=endpoint)
+    assert len(failing_calls) == 2 * 4, "two attempts, each retrying its GET three times"
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.xlen(f"{redis_prefix}:dead") == 1
+    finally:
+        client.close()
+
+
+async def test_invalid_policy_on_the_base_fails_every_run_with_the_line(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    async with Stack(github_double, redis_url, redis_prefix) as stack:
+        inst = stack.repo()
+        github_double.set_content("octo/repo", ".github/prguard.yml",
+                                  b"fail_on: high\nchecks:\n  secrets: maybe\n", ref="main")
+        pr = github_double.create_pull_request("octo/repo", changes={"a.py": (None, b"x = 1\n")})
+        await stack.deliver("pull_request", pr_payload(pr, inst))
+        runs = await stack.completed(pr.head_sha)
+    for run in runs.values():
+        assert run.conclusion == "failure"
+        assert "line 3" in run.title and "line 3" in run.summary
+
+
+async def test_a_policy_in_the_pr_head_cannot_switch_checks_off(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    async with Stack(github_double, redis_url, redis_prefix) as stack:
+        inst = stack.repo()
+        pr = github_double.create_pull_request("octo/repo", changes={
+            ".github/prguard.yml": (None, b"checks:\n  secrets: false\n"),
+            "leak.py": (None, b"T = '%s'\n" % github_token().encode()),
+        })
+        await stack.deliver("pull_request", pr_payload(pr, inst))
+        runs = await stack.completed(pr.head_sha)
+    assert runs["prguard/secrets"].conclusion == "failure"
+    reads = github_double.requests(method="GET", path_regex=r"/contents/\.github/prguard\.yml")
+    refs = [parse_qs(r.query).get("ref", [""])[0] for r in reads]
+    # the policy came from the base branch; the head's copy was only fetched to be scanned like any file
+    assert "main" in refs and set(refs) <= {"main", pr.head_sha}
+
+
+async def test_a_policy_on_the_base_can_switch_a_check_off(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    async with Stack(github_double, redis_url, redis_prefix) as stack:
+        inst = stack.repo()
+        github_double.set_content("octo/repo", ".github/prguard.yml", b"checks:\n  secrets: false\n",
+                                  ref="main")
+        pr = github_double.create_pull_request("octo/repo", changes={
+            "leak.py": (None, b"T = '%s'\n" % github_token().encode()),
+        })
+        await stack.deliver("pull_request", pr_payload(pr, inst))
+        runs = await stack.completed(pr.head_sha)
+    assert runs["prguard/secrets"].conclusion == "neutral"
+    assert runs["prguard/secrets"].title == "Disabled by .github/prguard.yml on main"
+
+
+def _point_at(payload: dict[str, Any], inst: int) -> dict[str, Any]:
+    payload["installation"]["id"] = inst
+    payload["repository"]["owner"]["login"] = "octo"
+    payload["repository"]["name"] = "repo"
+    payload["repository"]["full_name"] = "octo/repo"
+    return payload
+
+
+async def test_fork_check_suite_without_pull_requests_is_mapped_to_its_pr(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    """`check_suite` events from forks carry `pull_requests: []`: the head SHA is mapped back to its PR."""
+    async with Stack(github_double, redis_url, redis_prefix) as stack:
+        inst = stack.repo()
+        pr = github_double.create_pull_request("octo/repo", changes={
+            "leak.py": (None, b"T = '%s'\n" % github_token().encode()),
+        })
+        payload = _point_at(fixture_payload("check_suite", "requested"), inst)
+        payload["check_suite"]["head_sha"] = pr.head_sha
+        assert payload["check_suite"]["pull_requests"] == []
+        assert (await stack.deliver("check_suite", payload)).status_code == 202
+        runs = await stack.completed(pr.head_sha)
+        assert runs["prguard/secrets"].conclusion == "failure"
+        assert all(pr_from_external_id(r.external_id) == pr.number for r in runs.values())
+
+        # "Re-run" on a completed run of that fork PR (check_run.rerequested, again without pull_requests)
+        rerun = _point_at(fixture_payload("check_run", "rerequested"), inst)
+        rerun["check_run"]["head_sha"] = pr.head_sha
+        rerun["check_run"]["check_suite"]["head_sha"] = pr.head_sha
+        assert (await stack.deliver("check_run", rerun)).status_code == 202
+        await stack.until(lambda: len(github_double.check_runs("octo/repo", pr.head_sha)) == 8)
+        again = await stack.completed(pr.head_sha)
+    assert {r.id for r in again.values()}.isdisjoint({r.id for r in runs.values()})
+    assert again["prguard/secrets"].conclusion == "failure"
+
+
+async def test_a_worker_killed_mid_job_is_replaced_by_another_that_finishes_it(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    async with Stack(github_double, redis_url, redis_prefix, start_worker=False, max_attempts=3) as stack:
+        inst = stack.repo()
+        pr = github_double.create_pull_request("octo/repo", changes={
+            "leak.py": (None, b"T = '%s'\n" % github_token().encode()),
+        })
+        # worker A (a real `prguard worker` process) stalls listing the files, and is killed there
+        github_double.faults.slow(30.0, method="GET", path_regex=r"/pulls/\d+/files")
+        env = {**os.environ, "GITHUB_APP_ID": str(github_double.app_id),
+               "GITHUB_PRIVATE_KEY": github_double.private_key_pem, "GITHUB_API_URL": github_double.base_url,
+               "REDIS_URL": redis_url, "PRGUARD_REDIS_PREFIX": redis_prefix,
+               "PRGUARD_VISIBILITY_TIMEOUT": "1", "PRGUARD_MAX_ATTEMPTS": "3", "PRGUARD_LOG_LEVEL": "WARNING"}
+        log = (tmp_path / "worker-a.log").open("wb")
+        worker_a = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker", "--concurrency", "1"],
+                                    cwd=Path(__file__).resolve().parents[1], env=env,
+                                    stdout=log, stderr=subprocess.STDOUT)
+        try:
+            await stack.deliver("pull_request", pr_payload(pr, inst))
+            # A created the four runs in_progress and is now stuck in the slow files request
+            await stack.until(lambda: len(github_double.check_runs("octo/repo", pr.head_sha)) == 4
+                              and any(f.hits for f in github_double.faults), timeout=30)
+            assert worker_a.poll() is None
+            worker_a.kill()
+            worker_a.wait(10)
+        finally:
+            if worker_a.poll() is None:
+                worker_a.kill()
+                worker_a.wait(10)
+            log.close()
+        assert {r.status for r in github_double.check_runs("octo/repo", pr.head_sha)} == {"in_progress"}
+        # worker B reclaims the job after the visibility timeout and finishes it
+        stack.task = asyncio.create_task(stack.worker.run(stack.stop))
+        runs = await stack.completed(pr.head_sha, timeout=30)
+    assert len(github_double.check_runs("octo/repo", pr.head_sha)) == 4, "B reused A's in-progress runs"
+    assert runs["prguard/secrets"].conclusion == "failure"
+
+
+async def test_runs_of_a_pr_closed_between_attempts_are_not_left_in_progress(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    async with Stack(github_double, redis_url, redis_prefix, max_attempts=3) as stack:
+        inst = stack.repo()
+        pr = github_double.create_pull_request("octo/repo", changes={"a.py": (None, b"x = 1\n")})
+        # the first attempt opens the runs, then cannot list the files (1 try + 3 retries all fail)
+        fault = github_double.faults.add(method="GET", path_regex=r"/pulls/\d+/files", status=500, times=4)
+        await stack.deliver("pull_request", pr_payload(pr, inst))
+        await stack.until(lambda: fault.hits == 4)
+        with github_double.state.lock:
+            github_double.state.repo("octo/repo").pulls[pr.number].state = "closed"
+        runs = await stack.completed(pr.head_sha)
+    assert {(r.conclusion, r.title) for r in runs.values()} == {("cancelled", "Pull request closed")}
+    assert len(github_double.check_runs("octo/repo", pr.head_sha)) == 4

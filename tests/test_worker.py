@@ -1,0 +1,384 @@
+"""The worker runtime against a real Redis: ack after success, retries, dead letters, superseded heads,
+heartbeats, a worker killed mid-job, and graceful stops."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import redis as redis_sync
+from redis.asyncio import Redis
+
+from bot.jobs import Job
+from bot.log import add_sensitive
+from bot.queue import JobQueue
+from bot.worker import Worker, consumer_name
+from tests.redis_server import RedisServer
+from tests.worker_handlers import RecordingHandler
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_job(delivery: str, head_sha: str = "a" * 40, pr: int = 7, action: str = "opened") -> Job:
+    return Job(
+        event="pull_request",
+        action=action,
+        delivery_id=delivery,
+        installation_id=42,
+        owner="acme",
+        repo="shop",
+        head_sha=head_sha,
+        pr_number=pr,
+        base_ref="main",
+        base_sha="b" * 40,
+        head_ref="feature",
+    )
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def queue(redis: Redis, redis_prefix: str) -> JobQueue:
+    return JobQueue(redis, prefix=redis_prefix, maxlen=1000)
+
+
+def worker_for(queue: JobQueue, handler: RecordingHandler, visibility: float = 0.3, **kw: object) -> Worker:
+    return Worker(
+        queue, handler, concurrency=4, visibility_timeout=visibility, max_attempts=3, block_ms=50, **kw
+    )  # type: ignore[arg-type]
+
+
+async def test_processed_job_is_acked_and_not_seen_again(queue: JobQueue) -> None:
+    handler = RecordingHandler()
+    worker = worker_for(queue, handler)
+    assert await queue.enqueue(make_job("d1"))
+    assert await worker.run_once() == 1
+    assert handler.calls == [("process", "d1", 1)]
+    assert handler.current_after_sleep == [True]
+    assert await queue.pending_count() == 0
+    await asyncio.sleep(0.35)  # past the visibility timeout: nothing comes back
+    assert await worker.run_once() == 0
+    assert handler.calls == [("process", "d1", 1)]
+
+
+async def test_failing_job_is_retried_then_dead_lettered_with_a_redacted_reason(
+    queue: JobQueue, redis: Redis
+) -> None:
+    token = "ghs_TESTONLYtokenValue0123456789abcdef"
+    add_sensitive(token)
+    handler = RecordingHandler(fail_with=f"GitHub said 502 while using {token}")
+    worker = worker_for(queue, handler)
+    await queue.enqueue(make_job("d-fail"))
+    deadline = time.monotonic() + 10
+    while "fail" not in handler.methods() and time.monotonic() < deadline:
+        await worker.run_once()
+        await asyncio.sleep(0.1)
+    assert handler.calls == [
+        ("process", "d-fail", 1),
+        ("process", "d-fail", 2),
+        ("process", "d-fail", 3),
+        ("fail", "d-fail", 3),
+    ]
+    reason = handler.fail_reasons[0]
+    assert "GitHub said 502" in reason and token not in reason and "ghs_…(" in reason
+    dead = await redis.xrange(queue.dead)
+    assert len(dead) == 1
+    fields = {k.decode(): v.decode() for k, v in dead[0][1].items()}
+    assert fields["delivery_id"] == "d-fail" and fields["attempts"] == "3" and fields["reason"] == reason
+    assert await queue.pending_count() == 0
+    await asyncio.sleep(0.35)
+    assert await worker.run_once() == 0  # gone for good
+    assert handler.methods().count("fail") == 1
+
+
+async def test_a_job_that_fails_once_succeeds_on_retry(queue: JobQueue, redis: Redis) -> None:
+    handler = RecordingHandler(fail_with="transient", fail_times=1)
+    worker = worker_for(queue, handler)
+    await queue.enqueue(make_job("d-flaky"))
+    await worker.run_once()
+    assert await worker.run_once() == 0  # not before the visibility timeout
+    await asyncio.sleep(0.35)
+    assert await worker.run_once() == 1
+    assert handler.calls == [("process", "d-flaky", 1), ("process", "d-flaky", 2)]
+    assert await queue.pending_count() == 0
+    assert await redis.xlen(queue.dead) == 0
+
+
+async def test_newer_head_supersedes_a_queued_older_job(queue: JobQueue) -> None:
+    handler = RecordingHandler()
+    worker = worker_for(queue, handler)
+    await queue.enqueue(make_job("old", head_sha="1" * 40), updated_at="2026-01-01T00:00:00Z")
+    await queue.enqueue(
+        make_job("new", head_sha="2" * 40, action="synchronize"), updated_at="2026-01-01T00:05:00Z"
+    )
+    assert await worker.run_once() == 2
+    assert sorted(handler.calls) == [("cancel", "old", 1), ("process", "new", 1)]
+    assert await queue.pending_count() == 0
+
+
+async def test_a_late_redelivery_of_an_older_push_does_not_unsupersede(queue: JobQueue) -> None:
+    handler = RecordingHandler()
+    worker = worker_for(queue, handler)
+    await queue.enqueue(make_job("new", head_sha="2" * 40), updated_at="2026-01-01T00:05:00Z")
+    await queue.enqueue(make_job("old", head_sha="1" * 40), updated_at="2026-01-01T00:00:00Z")
+    assert await queue.latest_head(make_job("x")) == "2" * 40
+    await worker.run_once()
+    assert sorted(handler.calls) == [("cancel", "old", 1), ("process", "new", 1)]
+
+
+async def test_is_current_turns_false_when_a_newer_head_arrives_mid_job(queue: JobQueue) -> None:
+    handler = RecordingHandler(sleep=0.3)
+    worker = worker_for(queue, handler, visibility=2.0)
+    await queue.enqueue(make_job("old", head_sha="1" * 40), updated_at="2026-01-01T00:00:00Z")
+    run = asyncio.create_task(worker.run_once())
+    await asyncio.wait_for(handler.started.wait(), 5)
+    await queue.enqueue(make_job("new", head_sha="2" * 40), updated_at="2026-01-01T00:05:00Z")
+    await run
+    assert handler.current_after_sleep == [False]
+
+
+async def test_one_crashing_job_does_not_stop_the_others(queue: JobQueue, redis: Redis) -> None:
+    handler = RecordingHandler(fail_with="boom", fail_times=1)
+    worker = worker_for(queue, handler, visibility=5.0)
+    await queue.enqueue(make_job("first", pr=1))
+    await queue.enqueue(make_job("second", pr=2))
+    await redis.xadd(queue.stream, {"garbage": "not a job"})
+    stop = asyncio.Event()
+    runner = asyncio.create_task(worker.run(stop))
+    deadline = time.monotonic() + 5
+    while await redis.xlen(queue.dead) < 1 or len(handler.calls) < 2:
+        assert time.monotonic() < deadline, handler.calls
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(runner, 5)
+    assert [c[1] for c in handler.calls] == ["first", "second"]
+    dead = await redis.xrange(queue.dead)
+    assert dead[0][1][b"reason"] == b"malformed stream entry: not a prguard job"
+    assert await queue.pending_count() == 1  # "first" waits for its retry; "second" and the garbage are acked
+
+
+async def test_heartbeat_keeps_a_long_job_from_being_stolen(queue: JobQueue) -> None:
+    slow = RecordingHandler(sleep=2.0)
+    owner = worker_for(queue, slow, visibility=0.8, reclaim_interval=60)  # only the thief sweeps
+    thief_handler = RecordingHandler()
+    thief = worker_for(queue, thief_handler, visibility=0.8)
+    await queue.enqueue(make_job("long"))
+    stop = asyncio.Event()
+    runner = asyncio.create_task(owner.run(stop))
+    await asyncio.wait_for(slow.started.wait(), 5)
+    deadline = time.monotonic() + 1.8
+    while time.monotonic() < deadline:  # the job runs 2.5x the visibility timeout
+        await thief.run_once(block_ms=10)
+        await asyncio.sleep(0.1)
+    while await queue.pending_count():
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(runner, 5)
+    assert slow.calls == [("process", "long", 1)]
+    assert thief_handler.calls == []
+
+
+async def test_heartbeat_never_takes_back_an_entry_another_worker_reclaimed(queue: JobQueue) -> None:
+    await queue.ensure_group()
+    await queue.enqueue(make_job("x"))
+    [entry] = await queue.read("a", 1, block_ms=10)
+    await asyncio.sleep(0.05)
+    [stolen] = await queue.reclaim("b", min_idle_ms=10, count=1)
+    assert stolen.entry_id == entry.entry_id and stolen.job is not None and stolen.job.attempt == 2
+    assert await queue.heartbeat("a", [entry.entry_id]) == []
+    assert await queue.heartbeat("b", [entry.entry_id]) == [entry.entry_id]
+
+
+def test_consumer_names_are_unique_per_process() -> None:
+    names = {consumer_name() for _ in range(50)}
+    assert len(names) == 50
+    assert all(f"-{os.getpid()}-" in n for n in names)
+
+
+# --- worker processes -------------------------------------------------------------------------------------
+def start_worker(
+    redis_url: str, prefix: str, sleep: float, visibility: float, grace: float
+) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.worker_proc",
+            redis_url,
+            prefix,
+            str(sleep),
+            str(visibility),
+            str(grace),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+async def wait_for_log(redis: Redis, key: str, predicate: object, timeout: float = 10) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        entries = [e.decode() for e in await redis.lrange(key, 0, -1)]  # type: ignore[misc]
+        if predicate(entries):  # type: ignore[operator]
+            return entries
+        assert time.monotonic() < deadline, entries
+        await asyncio.sleep(0.05)
+
+
+async def test_a_worker_killed_mid_job_has_its_job_finished_by_another(
+    redis_url: str, redis: Redis, queue: JobQueue, redis_prefix: str
+) -> None:
+    log_key = f"{redis_prefix}:test-log"
+    first = start_worker(redis_url, redis_prefix, sleep=30, visibility=1.0, grace=5)
+    try:
+        await queue.enqueue(make_job("killed"))
+        await wait_for_log(redis, log_key, lambda e: any(x.startswith("start:killed:1:") for x in e))
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(5)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(5)
+    second = start_worker(redis_url, redis_prefix, sleep=0.1, visibility=1.0, grace=5)
+    try:
+        entries = await wait_for_log(redis, log_key, lambda e: any(x.startswith("done:") for x in e))
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(10) == 0
+    starts = [e for e in entries if e.startswith("start:")]
+    assert starts[0] == f"start:killed:1:{first.pid}"
+    assert starts[1] == f"start:killed:2:{second.pid}"
+    assert [e for e in entries if e.startswith("done:")] == [f"done:killed:2:{second.pid}"]
+    assert await queue.pending_count() == 0
+
+
+async def test_sigterm_lets_a_short_job_finish_then_exits(
+    redis_url: str, redis: Redis, queue: JobQueue, redis_prefix: str
+) -> None:
+    log_key = f"{redis_prefix}:test-log"
+    proc = start_worker(redis_url, redis_prefix, sleep=0.5, visibility=5.0, grace=5)
+    try:
+        await queue.enqueue(make_job("short"))
+        await wait_for_log(redis, log_key, lambda e: any(x.startswith("start:short") for x in e))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(5) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    entries = [e.decode() for e in await redis.lrange(log_key, 0, -1)]  # type: ignore[misc]
+    assert f"done:short:1:{proc.pid}" in entries
+    assert await queue.pending_count() == 0
+    consumers = await redis.xinfo_consumers(queue.stream, queue.group)
+    assert consumers == []  # a clean exit leaves no stale consumer behind
+
+
+async def test_sigterm_hands_a_long_job_back_for_another_worker_at_once(
+    redis_url: str, redis: Redis, queue: JobQueue, redis_prefix: str
+) -> None:
+    log_key = f"{redis_prefix}:test-log"
+    # visibility 60 s: without the hand-back the next worker would wait a minute
+    proc = start_worker(redis_url, redis_prefix, sleep=30, visibility=60.0, grace=0.3)
+    try:
+        await queue.enqueue(make_job("long"))
+        await wait_for_log(redis, log_key, lambda e: any(x.startswith("start:long:1") for x in e))
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(5) == 0
+        assert time.monotonic() - started < 3
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    handler = RecordingHandler()
+    worker = Worker(queue, handler, visibility_timeout=60.0, block_ms=10)
+    assert await worker.run_once() == 1
+    assert handler.calls == [("process", "long", 2)]
+    assert await queue.pending_count() == 0
+
+
+async def test_the_worker_survives_a_redis_outage(private_redis: RedisServer, redis_prefix: str) -> None:
+    client = Redis.from_url(private_redis.url, socket_connect_timeout=1, socket_timeout=2)
+    queue = JobQueue(client, prefix=redis_prefix)
+    handler = RecordingHandler()
+    worker = Worker(queue, handler, visibility_timeout=2.0, block_ms=50)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(worker.run(stop))
+    try:
+        await queue.enqueue(make_job("before"))
+        while len(handler.calls) < 1:
+            await asyncio.sleep(0.05)
+        private_redis.stop()
+        await asyncio.sleep(1.0)  # the worker keeps polling a dead Redis without dying
+        assert not runner.done()
+        private_redis.start()  # empty: no stream, no group — the worker recreates them
+        await queue.enqueue(make_job("after"))
+        deadline = time.monotonic() + 15
+        while len(handler.calls) < 2:
+            assert time.monotonic() < deadline and not runner.done(), handler.calls
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, 10)
+        await client.aclose()
+    assert handler.calls == [("process", "before", 1), ("process", "after", 1)]
+
+
+def test_prguard_worker_starts_with_the_real_pipeline_and_stops_on_sigterm(
+    redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (tmp_path / "app.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(ROOT),
+        "GITHUB_APP_ID": "12345",
+        "GITHUB_PRIVATE_KEY_PATH": str(tmp_path / "app.pem"),
+        "REDIS_URL": redis_url,
+        "PRGUARD_REDIS_PREFIX": redis_prefix,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "worker", "--concurrency", "2"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        client = redis_sync.Redis.from_url(redis_url)
+        deadline = time.monotonic() + 20
+        while not client.exists(f"{redis_prefix}:jobs"):  # the worker created its stream and group
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                proc.stderr.read() if proc.stderr else ""
+            )
+            time.sleep(0.1)
+        client.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    events = [line for line in err.splitlines() if '"worker.' in line]
+    assert '"event": "worker.start"' in events[0] and '"concurrency": 2' in events[0]
+    assert '"event": "worker.stop"' in events[-1]
+    assert "PRIVATE KEY" not in err

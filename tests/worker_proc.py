@@ -1,0 +1,33 @@
+"""A worker process for tests that kill or stop workers: `python -m tests.worker_proc REDIS_URL PREFIX
+SLEEP VISIBILITY GRACE`. It runs the real `bot.worker.Worker` (with its signal handling) around a
+`RedisLogHandler`, whose records the test reads from Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from redis.asyncio import Redis
+
+from bot.log import configure
+from bot.queue import JobQueue
+from bot.worker import Worker, install_stop_signals
+from tests.worker_handlers import RedisLogHandler
+
+
+async def main(redis_url: str, prefix: str, sleep: float, visibility: float, grace: float) -> int:
+    redis = Redis.from_url(redis_url)
+    worker = Worker(JobQueue(redis, prefix=prefix), RedisLogHandler(redis, prefix, sleep), concurrency=2,
+                    visibility_timeout=visibility, max_attempts=3, shutdown_grace=grace, block_ms=100)
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    await redis.rpush(f"{prefix}:test-log", f"ready:{worker.consumer}")  # type: ignore[misc]
+    await worker.run(stop)
+    await redis.aclose()
+    return 0
+
+
+if __name__ == "__main__":
+    configure("INFO")
+    url, prefix, sleep, visibility, grace = sys.argv[1:6]
+    sys.exit(asyncio.run(main(url, prefix, float(sleep), float(visibility), float(grace))))
