@@ -19,8 +19,8 @@ from checks.redact import redact
 _sensitive: dict[str, None] = {}
 #: values registered with `pinned=True` (webhook secret, private key): never evicted
 _pinned: set[str] = set()
-#: bound on remembered short-lived (unpinned) values: tokens live an hour, so a long-running worker would otherwise
-#: grow the list (and the cost of every log line) forever
+#: bound on remembered short-lived (unpinned) values: tokens live an hour, so a long-running worker
+#: would otherwise grow the list (and the cost of every log line) forever
 MAX_SENSITIVE = 512
 _lock = threading.Lock()
 

@@ -1,4 +1,4 @@
-"""Redaction: the one way a secret may appear in any output (at most its first 4 characters and its length)."""
+"""Redaction: the one way a secret may appear in any output: at most its first 4 characters and its length."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ def redact(secret: str) -> str:
 
 
 def redact_in(text: str, secrets: list[str] | tuple[str, ...] | set[str]) -> str:
-    """Replace every occurrence of each secret in `text` (longest first, so overlapping values stay hidden)."""
+    """Replace each secret's every occurrence in `text`, longest first so overlapping values stay hidden."""
     for secret in sorted(secrets, key=len, reverse=True):
         if secret:
             text = text.replace(secret, redact(secret))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 import string
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -162,10 +161,13 @@ def truncated(case: KeyCase) -> str:
 
 
 def private_key_pem() -> str:
-    """A fresh RSA key from openssl (never a stored key)."""
-    return subprocess.run(
-        ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    """A fresh RSA key made with `cryptography` (never a stored key)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()

@@ -17,7 +17,6 @@ from checks.change import ChangedFile, FileStatus
 from tests.github_double.double import GitHubDouble
 
 
-
 def app_for(double: GitHubDouble) -> GitHubApp:
     return GitHubApp(GitHubOptions(app_id=double.app_id, private_key=double.private_key_pem,
                                    api_url=double.base_url, server_error_delays=(0.05, 0.1)))

@@ -26,7 +26,6 @@ from tests.e2e_stack import CHECKS, Stack, pr_payload
 from tests.github_double.double import GitHubDouble
 from tests.webhooks import fixture_payload
 
-
 ALNUM = string.ascii_letters + string.digits
 
 
@@ -294,3 +293,29 @@ async def test_runs_of_a_pr_closed_between_attempts_are_not_left_in_progress(
         runs = await stack.completed(pr.head_sha)
     assert {(r.conclusion, r.title) for r in runs.values()} == {("cancelled", "Pull request closed")}
     assert len(github_double.check_runs("octo/repo", pr.head_sha)) == 4
+
+
+async def test_one_push_delivered_as_pull_request_and_check_suite_is_scanned_once(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    """GitHub announces one push as `pull_request.synchronize` and `check_suite.requested`: one scan."""
+    async with Stack(github_double, redis_url, redis_prefix) as stack:
+        inst = stack.repo()
+        pr = github_double.create_pull_request("octo/repo", changes={
+            "leak.py": (None, b"T = '%s'\n" % github_token().encode()),
+        })
+        suite = _point_at(fixture_payload("check_suite", "requested"), inst)
+        suite["check_suite"]["head_sha"] = pr.head_sha
+        assert (await stack.deliver("pull_request", pr_payload(pr, inst, action="synchronize"))
+                ).status_code == 202
+        assert (await stack.deliver("check_suite", suite)).status_code == 202
+        runs = await stack.completed(pr.head_sha)
+        client = redis.Redis.from_url(redis_url)
+        try:
+            # both jobs were taken and acknowledged
+            await stack.until(lambda: client.xinfo_groups(f"{redis_prefix}:jobs")[0]["pending"] == 0
+                              and client.xinfo_groups(f"{redis_prefix}:jobs")[0]["lag"] == 0)
+        finally:
+            client.close()
+    assert runs["prguard/secrets"].conclusion == "failure"
+    assert len(github_double.check_runs("octo/repo", pr.head_sha)) == 4, "the second delivery did not rescan"

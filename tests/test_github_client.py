@@ -13,7 +13,6 @@ from bot.github import GitHubApp, GitHubOptions, RateLimitWaitTooLong
 from bot.report import in_progress_body
 from tests.github_double.double import GitHubDouble
 
-
 FAST = (0.05, 0.1, 0.2)
 
 

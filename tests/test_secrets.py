@@ -234,3 +234,11 @@ def test_scan_cli_on_a_git_repo_lists_each_secret_once_and_redacts(tmp_path: Pat
     findings = run_check(SecretsCheck(), change).findings
     assert sorted(f.rule_id for f in findings) == sorted([*keys, "secrets/private-key"])
     assert_redacted(findings, list(keys.values()))
+
+
+def test_a_crafted_long_line_stays_fast_finds_the_key_and_says_it_was_partly_scanned():
+    ghp = "ghp_" + rand(36)
+    line = ('password="' + "a" * 50 + " //x") * 6000 + f' token="{ghp}"'
+    result = run_check(SecretsCheck(), Change("b", "h", [changed("bundle.min.js", line + "\n")]))
+    assert [f.rule_id for f in result.findings] == ["secrets/github-token"]
+    assert any(s.path == "bundle.min.js" and "partly scanned" in s.reason for s in result.skipped)

@@ -59,8 +59,8 @@ class SecretsCheck:
                 shown = ", ".join(map(str, scan.limited_lines[:5]))
                 yield Skipped(
                     file.path,
-                    f"partly scanned: on long line(s) {shown} detect-secrets' detectors saw only the first "
-                    "candidate windows (prguard's own key detectors scanned every line)",
+                    f"partly scanned: on long line(s) {shown} keyword and entropy detectors saw only the "
+                    "first candidate windows (format-exact key detectors scanned every line)",
                 )
 
 

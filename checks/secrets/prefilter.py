@@ -192,13 +192,24 @@ def _pass(
         line += 1
 
 
-def hit_windows(line: bytes, radius: int = 128, max_window: int = 512) -> list[tuple[int, int]]:
-    """Byte windows (at most `max_window` long) around the gate hits of one (long) line.
+def _route_regex(name: str) -> re2._Regexp:
+    source = ROUTE_GATES.get(name, DS_GATES[name])
+    return re2.compile(("(?m)" + _gate_source(source)).encode(), options=_options())
+
+
+_ROUTES = {name: _route_regex(name) for name in DS_GATES}
+
+
+def hit_windows(
+    line: bytes, radius: int = 128, max_window: int = 512, plugin: str | None = None
+) -> list[tuple[int, int]]:
+    """Byte windows (at most `max_window` long) around the gate hits (of one plugin, or of any) in a line.
 
     detect-secrets' generic regexes backtrack: on a megabyte-long line their cost grows with the square of
     the text. Short windows around the hits bound that cost.
     """
-    starts = sorted({m.start() for regex in _PASSES for m in regex.finditer(line)})
+    regexes = (_ROUTES[plugin],) if plugin else _PASSES
+    starts = sorted({m.start() for regex in regexes for m in regex.finditer(line)})
     windows: list[tuple[int, int]] = []
     for hit in starts:
         lo, hi = max(0, hit - radius), min(len(line), hit + radius)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 from detect_secrets.plugins.base import BasePlugin, RegexBasedDetector
@@ -24,12 +24,15 @@ from checks.change import LineSet
 from checks.secrets import filters
 from checks.secrets.detectors import CONTEXT_LINES, DETECTORS, ProviderDetector, find
 from checks.secrets.prefilter import candidate_lines, gates_on, hit_windows
+from checks.secrets.rules import DS_TYPE_TO_RULE
 
 
 @dataclass(slots=True)
 class Hit:
+    """One secret on one line. `value` is the raw secret: kept out of repr so a stray log cannot leak it."""
+
     rule_id: str
-    value: str
+    value: str = field(repr=False)
     line: int
     start: int
     end: int
@@ -56,8 +59,8 @@ _FORMAT_PRIORITY = 150
 LONG_LINE = 512
 #: Windows per long line (and per file) detect-secrets' plugins may scan; beyond that the file is
 #: reported as partly scanned. prguard's own detectors (linear-time patterns) always see every line.
-MAX_WINDOWS = 32
-MAX_FILE_WINDOWS = 1024
+MAX_WINDOWS = 512
+MAX_FILE_WINDOWS = 4096
 #: Seconds detect-secrets' generic plugins (keyword, entropy…) may spend on one file. Their regexes
 #: backtrack, so a crafted file can make them quadratic; past the budget they stop and the file is reported
 #: as partly scanned (loudly), while the format-exact detectors keep scanning every line.
@@ -162,7 +165,6 @@ def scan_bytes(path: str, data: bytes, added: LineSet) -> FileScan:
                         context_lines.setdefault(int(gate[3:]), set()).add(number)
                 continue
             line_hits: list[Hit] = []
-            windows: list[tuple[int, int]] | None = None
             for gate in gates:
                 kind, _, name = gate.partition(":")
                 if kind == "pg":
@@ -184,11 +186,14 @@ def scan_bytes(path: str, data: bytes, added: LineSet) -> FileScan:
                     if len(raw) <= LONG_LINE:
                         line_hits.extend(_plugin_hits(name, text, number, path, keyword_groups))
                     else:
-                        if windows is None:
-                            windows = hit_windows(raw)
+                        # windows around this plugin's own gate hits; generic plugins (backtracking
+                        # regexes, frequent gates) get a bounded number, format-exact ones see them all
+                        windows = hit_windows(raw, plugin=name)
+                        if name in GENERIC:
                             allowed = max(0, min(MAX_WINDOWS, budget))
                             if len(windows) > allowed:
-                                limited.append(number)
+                                if number not in limited:
+                                    limited.append(number)
                                 windows = windows[:allowed]
                             budget -= len(windows)
                         line_hits.extend(
@@ -318,8 +323,6 @@ def _spans_to_hits(
 
 
 def _rule_for(secret_type: str, value: str) -> str:
-    from checks.secrets.rules import DS_TYPE_TO_RULE
-
     if secret_type == "AWS Access Key" and not _AWS_ID.fullmatch(value):
         return "secrets/aws-secret-access-key"
     return DS_TYPE_TO_RULE.get(secret_type, "secrets/secret-keyword")
