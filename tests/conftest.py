@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import redis
+from redis.asyncio import Redis as AsyncRedis
 
 from tests.redis_server import RedisServer, reachable
 
@@ -46,6 +47,14 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.fixture(name="redis")
+async def async_redis(redis_url: str) -> AsyncIterator[AsyncRedis]:
+    """An asyncio Redis client on `redis_url` (pair it with `redis_prefix` for private keys)."""
+    client = AsyncRedis.from_url(redis_url)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture

@@ -211,6 +211,13 @@ def _point_at(payload: dict[str, Any], inst: int) -> dict[str, Any]:
     return payload
 
 
+def _suite_requested(inst: int, head_sha: str) -> dict[str, Any]:
+    """GitHub's real `check_suite.requested` payload (as sent for fork PRs: no `pull_requests`)."""
+    payload = _point_at(fixture_payload("check_suite", "requested"), inst)
+    payload["check_suite"]["head_sha"] = head_sha
+    return payload
+
+
 async def test_fork_check_suite_without_pull_requests_is_mapped_to_its_pr(
     github_double: GitHubDouble, redis_url: str, redis_prefix: str
 ) -> None:
@@ -220,8 +227,7 @@ async def test_fork_check_suite_without_pull_requests_is_mapped_to_its_pr(
         pr = github_double.create_pull_request("octo/repo", changes={
             "leak.py": (None, b"T = '%s'\n" % github_token().encode()),
         })
-        payload = _point_at(fixture_payload("check_suite", "requested"), inst)
-        payload["check_suite"]["head_sha"] = pr.head_sha
+        payload = _suite_requested(inst, pr.head_sha)
         assert payload["check_suite"]["pull_requests"] == []
         assert (await stack.deliver("check_suite", payload)).status_code == 202
         runs = await stack.completed(pr.head_sha)
@@ -304,8 +310,7 @@ async def test_one_push_delivered_as_pull_request_and_check_suite_is_scanned_onc
         pr = github_double.create_pull_request("octo/repo", changes={
             "leak.py": (None, b"T = '%s'\n" % github_token().encode()),
         })
-        suite = _point_at(fixture_payload("check_suite", "requested"), inst)
-        suite["check_suite"]["head_sha"] = pr.head_sha
+        suite = _suite_requested(inst, pr.head_sha)
         assert (await stack.deliver("pull_request", pr_payload(pr, inst, action="synchronize"))
                 ).status_code == 202
         assert (await stack.deliver("check_suite", suite)).status_code == 202
