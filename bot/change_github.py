@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from githubkit import GitHub
 from githubkit.exception import RequestFailed
@@ -46,6 +46,30 @@ STATUS = {
     "removed": FileStatus.REMOVED,
     "renamed": FileStatus.RENAMED,
 }
+
+
+#: seconds a check waits for a lazily fetched base file
+BASE_FETCH_TIMEOUT = 60.0
+
+
+class HeadMoved(Exception):
+    """The PR files API listed another head than the one being scanned (a push landed mid-job)."""
+
+    def __init__(self, scanning: str, listed: str) -> None:
+        super().__init__(f"the pull request's files are listed for {listed[:12]}, not {scanning[:12]}")
+        self.scanning = scanning
+        self.listed = listed
+
+
+def listed_head(entries: list[Any]) -> str | None:
+    """The head SHA GitHub listed the files at: each entry's `contents_url` ends in `?ref=<head sha>`."""
+    for entry in entries:
+        url = getattr(entry, "contents_url", None)
+        if isinstance(url, str):
+            refs = parse_qs(urlsplit(url).query).get("ref")
+            if refs and len(refs[0]) == 40:
+                return refs[0]
+    return None
 
 
 @dataclass(frozen=True)
@@ -145,12 +169,15 @@ class ContentFetcher:
         item = resp.parsed_data
         kind = getattr(item, "type", None) if not isinstance(item, list) else "dir"
         if kind == "symlink":
-            return _Fetched(is_symlink=True, skipped="symlink (never followed)")
+            target = getattr(item, "target", "") or "?"
+            return _Fetched(is_symlink=True, skipped=f"symlink to `{target}`; never followed")
         if kind != "file":
             return _Fetched(skipped=f"not a regular file ({kind})")
         if expected_sha and item.sha and item.sha != expected_sha:
             # GitHub served a symlink's target: the path's own blob is something else
-            return _Fetched(is_symlink=True, skipped="symlink (never followed)")
+            target = getattr(item, "path", "") or path
+            to = f" to `{target}`" if target != path else ""
+            return _Fetched(is_symlink=True, skipped=f"symlink{to}; never followed")
         size = int(item.size or 0)
         if size > self.options.max_file_bytes:
             return _Fetched(size=size, skipped=f"larger than {self.options.max_file_bytes} bytes "
@@ -207,14 +234,23 @@ async def build_change(
     logger: Logger | None = None,
     stats: FetchStats | None = None,
 ) -> Change:
-    """The PR's `Change`, with head contents prefetched for every file `wants` accepts."""
+    """The PR's `Change`, with head contents prefetched for every file `wants` accepts.
+
+    Raises `HeadMoved` when the files API lists another head than `head_sha`: after a (force-)push mid-job
+    the list belongs to the new head, and contents read at the old one would build a change that is
+    neither, reported on the old SHA as if it had been scanned.
+    """
     options = options or FetchOptions()
     stats = stats if stats is not None else FetchStats()
     logger = logger or log
     entries = await list_pr_files(gh, owner, repo, pr_number, stats)
+    listed = listed_head(entries)
+    if listed is not None and listed != head_sha:
+        raise HeadMoved(head_sha, listed)
     fetcher = ContentFetcher(gh, owner, repo, options, stats)
     change = Change(base=base_sha, head=head_sha, files=[])
     total = max(changed_files_total or 0, len(entries))
+    stats.extra["unlisted"] = total - len(entries)
     if total > len(entries):
         change.skipped.append(Skipped(
             path=f"({total - len(entries)} more files)",
@@ -257,7 +293,8 @@ async def _prefetch(file: ChangedFile, fetcher: ContentFetcher, change: Change, 
     file.is_symlink = head.is_symlink
     file.size = head.size
     if head.data is None:
-        if head.skipped and not head.is_symlink:
+        if head.skipped:
+            # symlinks included: a link the PR adds is listed, not silently passed over
             change.skipped.append(Skipped(path=file.path, reason=head.skipped))
         return
     data = head.data
@@ -273,3 +310,33 @@ async def _prefetch(file: ChangedFile, fetcher: ContentFetcher, change: Change, 
             file.added_lines = added_lines_by_diff(base_data, data)
             if base_data is not None:
                 file.base_loader = lambda: base_data
+    if file.base_loader is None and file.status in (FileStatus.MODIFIED, FileStatus.RENAMED):
+        file.base_loader = _lazy_base(fetcher, file.old_path or file.path, base_sha)
+
+
+def _lazy_base(fetcher: ContentFetcher, path: str, base_sha: str) -> Callable[[], bytes | None]:
+    """A base-side loader that fetches only when a check asks.
+
+    The secrets check reads the base of the few files where it found something, to drop secrets the file
+    already had (a re-indented line is not a new leak); fetching every base up front would double the API
+    calls of every job. Checks run in a worker thread, so the loader hands the request to the event loop
+    and waits. On the loop's own thread, or when the request fails, it answers None ("base unknown"),
+    which makes a check keep its findings: the safe direction.
+    """
+    loop = asyncio.get_running_loop()
+
+    def load() -> bytes | None:
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            return None
+        future = asyncio.run_coroutine_threadsafe(fetcher.fetch(path, base_sha, None), loop)
+        try:
+            return future.result(timeout=BASE_FETCH_TIMEOUT).data
+        except Exception:  # a missing base only means no findings are dropped
+            future.cancel()
+            return None
+
+    return load

@@ -11,6 +11,11 @@ installation token that GitHub rejects with 401. `RetryPolicy` replaces them:
   visibly and the queue retries it later instead of a worker sleeping for an hour.
 - 401: the token that was refused is dropped from the cache and the request repeated once with a fresh one.
 
+githubkit 0.16.1's App auth hook rebuilds each request's path with `httpx.URL(path=url.path)`, from the
+*decoded* path, which httpx refuses when it holds `#` or `?`: a PR file called `notes#1.md` made every
+contents request fail as a "network error" (retried, then dead-lettered). `_AppAuth` re-encodes the
+path first.
+
 The policy is plugged in as githubkit's `auto_retry` decision function (so it covers every call, pagination
 and the token mint included), which replaces githubkit's default policy entirely.
 """
@@ -23,9 +28,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
-from githubkit import AppAuthStrategy, GitHub
+from githubkit import AppAuthStrategy, AppInstallationAuthStrategy, GitHub
+from githubkit.auth.app import AppAuth
 from githubkit.cache import MemCacheStrategy
 from githubkit.cache.mem_cache import MemCache
 from githubkit.exception import GitHubException, RateLimitExceeded, RequestError, RequestFailed
@@ -146,6 +153,18 @@ def _is_secondary_limit(failed: RequestFailed) -> bool:
     return "rate limit" in message.lower()
 
 
+def error_message(exc: RequestFailed) -> str:
+    """GitHub's `message` and `errors` from a failed reply, on one bounded line (for logs and summaries)."""
+    try:
+        payload = exc.response.raw_response.json()
+    except ValueError:
+        return f"HTTP {exc.response.status_code}"
+    if not isinstance(payload, dict):
+        return f"HTTP {exc.response.status_code}"
+    text = f"{payload.get('message', '')} {payload.get('errors') or ''}"
+    return " ".join(text.split())[:300] or f"HTTP {exc.response.status_code}"
+
+
 def rate_limit_wait(response: httpx.Response, default_s: float) -> float:
     """GitHub's rule: `Retry-After`, else `x-ratelimit-reset`, else at least `default_s`."""
     retry_after = response.headers.get("retry-after")
@@ -232,6 +251,34 @@ def _requests_of(exc: BaseException) -> list[httpx.Request]:
     return found
 
 
+class _AppAuth(AppAuth):
+    """githubkit's App/installation auth hook, safe for paths holding `#`, `?` or `%` (module docstring)."""
+
+    def _get_api_route(self, url: httpx.URL) -> httpx.URL:
+        base_path = self.github.config.base_url.path
+        path = url.path
+        if path.startswith(base_path):
+            path = "/" + path[len(base_path):].lstrip("/")
+        return httpx.URL(path=quote(path, safe="/:@!$&'()*+,;=-._~"))
+
+
+class _InstallationStrategy(AppInstallationAuthStrategy):
+    def get_auth_flow(self, github: Any) -> httpx.Auth:
+        return _AppAuth(github, self.app_id, self.private_key, self.client_id, self.client_secret,
+                        self.installation_id, self.repositories, self.repository_ids, self.permissions)
+
+
+class _AppStrategy(AppAuthStrategy):
+    def get_auth_flow(self, github: Any) -> httpx.Auth:
+        return _AppAuth(github, self.app_id, self.private_key, self.client_id, self.client_secret)
+
+    def as_installation(self, installation_id: int, repositories: Any = None, repository_ids: Any = None,
+                        permissions: Any = None) -> _InstallationStrategy:
+        base = super().as_installation(installation_id)
+        return _InstallationStrategy(base.app_id, base.private_key, installation_id, base.client_id,
+                                     base.client_secret)
+
+
 class GitHubApp:
     """One per worker process: the app's identity, its token cache and its retry policy.
 
@@ -246,7 +293,7 @@ class GitHubApp:
         self.cache_strategy = TokenCacheStrategy()
         self.retry = RetryPolicy(options, self.cache_strategy.get_cache_storage())
         self.app = GitHub(
-            AppAuthStrategy(options.app_id, options.private_key),
+            _AppStrategy(options.app_id, options.private_key),
             base_url=options.api_url,
             user_agent=options.user_agent,
             timeout=options.timeout,

@@ -74,7 +74,10 @@ def job_from_event(event: str, delivery_id: str, payload: dict[str, Any]) -> Job
     Reads only the fields it needs, so real payloads that predate newer GitHub fields are accepted.
     """
     action = str(payload.get("action", ""))
-    if action not in RELEVANT.get(event, frozenset()):
+    retargeted = event == "pull_request" and action == "edited" and "base" in (payload.get("changes") or {})
+    if action not in RELEVANT.get(event, frozenset()) and not retargeted:
+        # `edited` matters only when the base branch changed: the gate (policy) comes from the new base,
+        # so a PR retargeted from a lax branch to `main` must not keep runs judged by the lax policy
         return None
     repo = payload.get("repository") or {}
     owner = (repo.get("owner") or {}).get("login", "")
@@ -97,11 +100,24 @@ def job_from_event(event: str, delivery_id: str, payload: dict[str, Any]) -> Job
     prs = (suite or {}).get("pull_requests") or (payload.get("check_run") or {}).get("pull_requests") or []
     if not head_sha:
         return None
-    if prs:
-        pr = prs[0]
+    pr = next((p for p in prs if _same_repo((p.get("base") or {}).get("repo"), repo)), None)
+    if pr is not None:
         return Job(**common, head_sha=head_sha, pr_number=int(pr["number"]),
                    base_ref=pr["base"]["ref"], base_sha=pr["base"]["sha"], head_ref=pr["head"]["ref"])
     return Job(**common, head_sha=head_sha, head_ref=(suite or {}).get("head_branch") or "")
+
+
+def _same_repo(ref: Any, repository: dict[str, Any]) -> bool:
+    """Whether a `pull_requests[].base.repo` stub ({id, url, name}) is the event's repository.
+
+    A check suite in a fork lists the parent's PRs for that branch: their numbers mean nothing in the fork,
+    and taking one would scan (or supersede) an unrelated PR of the fork. Such jobs keep PR 0 instead.
+    """
+    if not isinstance(ref, dict):
+        return False
+    if ref.get("id") is not None and repository.get("id") is not None:
+        return bool(ref["id"] == repository["id"])
+    return bool(ref.get("url")) and str(ref.get("url")).lower() == str(repository.get("url", "")).lower()
 
 
 IsCurrent = Callable[[], Awaitable[bool]]

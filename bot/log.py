@@ -15,8 +15,10 @@ from typing import Any
 
 from checks.redact import redact
 
-#: values never to be logged; insertion-ordered so short-lived ones (installation tokens) can be evicted
-_sensitive: dict[str, None] = {}
+#: values never to be logged -> the same value as it appears inside a JSON string (`"` `\\` and non-ASCII
+#: escaped), since log lines are scrubbed after serialisation; insertion-ordered so short-lived ones
+#: (installation tokens) can be evicted
+_sensitive: dict[str, str] = {}
 #: values registered with `pinned=True` (webhook secret, private key): never evicted
 _pinned: set[str] = set()
 #: bound on remembered short-lived (unpinned) values: tokens live an hour, so a long-running worker
@@ -40,7 +42,7 @@ def add_sensitive(*values: str | None, pinned: bool = False) -> None:
             parts += [line.strip() for line in value.splitlines() if len(line.strip()) >= 16]
             for part in parts:
                 _sensitive.pop(part, None)
-                _sensitive[part] = None
+                _sensitive[part] = _json_escaped(part)
                 if pinned:
                     _pinned.add(part)
         transient = [v for v in _sensitive if v not in _pinned]
@@ -48,14 +50,21 @@ def add_sensitive(*values: str | None, pinned: bool = False) -> None:
             del _sensitive[old]
 
 
+def _json_escaped(value: str) -> str:
+    return json.dumps(value)[1:-1]
+
+
 def scrub(text: str) -> str:
+    """`text` with every registered value redacted, whether it appears raw or escaped in a JSON string."""
     if not _sensitive:
         return text
     with _lock:
-        values = sorted(_sensitive, key=len, reverse=True)
-    for value in values:
+        values = sorted(_sensitive.items(), key=lambda item: len(item[0]), reverse=True)
+    for value, escaped in values:
         if value in text:
             text = text.replace(value, redact(value))
+        if escaped != value and escaped in text:
+            text = text.replace(escaped, _json_escaped(redact(value)))
     return text
 
 
@@ -78,6 +87,9 @@ class JsonFormatter(logging.Formatter):
         return scrub(json.dumps(payload, default=str))
 
 
+_RECORD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
 class Logger(logging.LoggerAdapter):  # type: ignore[type-arg]
     """`log.info("job.done", repo=..., pr=...)`: keyword arguments become JSON fields."""
 
@@ -85,6 +97,10 @@ class Logger(logging.LoggerAdapter):  # type: ignore[type-arg]
         std = {k: kwargs.pop(k) for k in ("exc_info", "stack_info", "stacklevel") if k in kwargs}
         extra = dict(self.extra or {})
         extra.update(kwargs)
+        # `logging` raises KeyError for a field named like a LogRecord attribute (name, message, args...):
+        # a log call must never be what fails a job, so such a field gets a trailing underscore instead
+        for key in [k for k in extra if k in _RECORD_ATTRS]:
+            extra[f"{key}_"] = extra.pop(key)
         std["extra"] = extra
         return msg, std
 

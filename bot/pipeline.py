@@ -4,8 +4,10 @@
     → PR files + contents (bot.change_github) → checks in a thread → still the newest head? → post results
 
 Every run this job created ends completed: with results, `failure` when the policy is invalid, `cancelled`
-when a newer push superseded the head, or — if the job keeps failing — `failure` via `fail()` once the queue
-gives up. A job that raises leaves its runs `in_progress` on purpose: the queue retries it and the retry
+when a newer push superseded the head (seen by the queue, or by the PR files API listing another head
+mid-job), or — if the job keeps failing — `failure` via `fail()` once the queue gives up. A 422 GitHub
+gives for annotations does not count as failing: the run is completed without them (see `_post`).
+A job that raises leaves its runs `in_progress` on purpose: the queue retries it and the retry
 reuses the same runs (`CheckRuns.ensure` finds them), so no duplicates appear.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -22,13 +24,14 @@ from typing import Any
 from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
-from bot.change_github import FetchOptions, FetchStats, build_change
+from bot.change_github import FetchOptions, FetchStats, HeadMoved, build_change
 from bot.checkruns import PREFIX, CheckRuns, Run, now, pr_from_external_id, run_name
-from bot.github import GitHubApp
+from bot.github import GitHubApp, error_message
 from bot.jobs import IsCurrent, Job
 from bot.log import Logger, get_logger, scrub
 from bot.report import (
     RunReport,
+    annotations_refused_note,
     in_progress_body,
     report_cancelled,
     report_disabled,
@@ -48,6 +51,8 @@ class PipelineOptions:
     annotation_cap: int = 500
     max_file_bytes: int = 1024 * 1024
     fetch_concurrency: int = 8
+    #: seconds before re-reading a PR whose head differs from the job's (GitHub's reads may lag a webhook)
+    head_recheck_delay: float = 1.0
 
     @classmethod
     def from_settings(cls, settings: Any) -> PipelineOptions:
@@ -103,7 +108,11 @@ class Pipeline:
             opened = await self._open(runs, job.head_sha, pull.number)
             log.info("pipeline.runs_in_progress", pr=pull.number, runs={n: r.id for n, r in opened.items()})
             scan_started = time.monotonic()
-            reports = await self._scan(gh, job, pull, log)
+            try:
+                reports = await self._scan(gh, job, pull, log)
+            except HeadMoved as moved:
+                await self._head_moved(gh, job, pull.number, runs, opened, moved, log)
+                return
             post_started = time.monotonic()
             if not await is_current():
                 log.info("pipeline.superseded_before_posting", pr=pull.number)
@@ -116,6 +125,19 @@ class Pipeline:
                  open_s=round(scan_started - started, 3), scan_s=round(post_started - scan_started, 3),
                  post_s=round(done - post_started, 3),
                  conclusions={c: r.conclusion for c, r in reports.items()})
+
+    async def _head_moved(self, gh: GitHub[Any], job: Job, number: int, runs: CheckRuns,
+                          opened: dict[str, Run], moved: HeadMoved, log: Logger) -> None:
+        """A push landed mid-job: cancel this head's runs once the PR itself confirms the new head.
+
+        The files list alone could be a stale read, so the PR is read again; if it still names this head,
+        the job raises and the queue retries it rather than cancelling the newest head's runs.
+        """
+        pr = (await gh.rest.pulls.async_get(job.owner, job.repo, number)).parsed_data
+        if pr.head.sha == job.head_sha:
+            raise moved
+        log.info("pipeline.head_moved", newer_head=pr.head.sha, listed=moved.listed)
+        await self._complete(runs, opened, {c: report_cancelled(c, pr.head.sha) for c in opened})
 
     async def fail(self, job: Job, reason: str) -> None:
         """Dead letter: every prguard run on this head that is not completed becomes `failure`."""
@@ -137,7 +159,7 @@ class Pipeline:
                     tasks.append(self._post(runs, run, report))
                 if not mine:
                     tasks.append(self._create_completed(runs, job.head_sha, pr_number, report))
-            await asyncio.gather(*tasks)
+            await _settle(tasks)
         log.error("pipeline.failed_runs_completed", reason=reason, runs=len(tasks))
 
     async def cancel(self, job: Job) -> None:
@@ -148,10 +170,10 @@ class Pipeline:
         async with gh:
             runs = self._runs(gh, job, log)
             open_runs = await runs.open_runs(job.head_sha)
-            await asyncio.gather(*(
+            await _settle(
                 self._post(runs, run, report_cancelled(run.name.removeprefix(PREFIX), newer))
                 for run in open_runs
-            ))
+            )
         log.info("pipeline.cancelled", newer_head=newer, runs=len(open_runs))
 
     # --- steps --------------------------------------------------------------------------------------------
@@ -188,20 +210,29 @@ class Pipeline:
             log.info("pipeline.no_open_pr", note="no open pull request has this head; nothing to scan")
             return None
         pr = (await gh.rest.pulls.async_get(job.owner, job.repo, number)).parsed_data
-        if pr.state != "open":
+        if pr.state == "open" and pr.head.sha != job.head_sha:
+            # one short second look before concluding, in case GitHub's read lags its own webhook
+            await asyncio.sleep(self.options.head_recheck_delay)
+            pr = (await gh.rest.pulls.async_get(job.owner, job.repo, number)).parsed_data
+        if pr.state != "open" or pr.head.sha != job.head_sha:
+            # GitHub is the record: a closed PR, or a head that is no longer the PR's (a late `check_suite`
+            # for an older push), is not scanned — the PR files API would describe another commit — and
             # runs an earlier attempt opened must not stay in_progress forever
+            closed = pr.state != "open"
             runs = self._runs(gh, job, log)
             open_runs = await runs.open_runs(job.head_sha)
-            await asyncio.gather(*(
-                self._post(runs, run, report_cancelled(run.name.removeprefix(PREFIX), closed=True))
+            await _settle(
+                self._post(runs, run, report_cancelled(run.name.removeprefix(PREFIX), pr.head.sha,
+                                                       closed=closed))
                 for run in open_runs
-            ))
-            log.info("pipeline.pr_not_open", pr=number, state=pr.state, runs_cancelled=len(open_runs))
+            )
+            log.info("pipeline.pr_not_open" if closed else "pipeline.head_not_current", pr=number,
+                     state=pr.state, pr_head=pr.head.sha, runs_cancelled=len(open_runs))
             return None
         return PullContext(
             number=number,
             head_sha=job.head_sha,
-            base_sha=job.base_sha or pr.base.sha,
+            base_sha=pr.base.sha or job.base_sha,   # live values: the PR may have been retargeted since
             base_ref=pr.base.ref or job.base_ref,
             html_url=str(pr.base.repo.html_url),
             changed_files=int(pr.changed_files or 0),
@@ -234,20 +265,31 @@ class Pipeline:
         return dict(zip(names, created, strict=True))
 
     async def _policy(self, gh: GitHub[Any], job: Job, pull: PullContext) -> tuple[Any, str]:
-        """The policy at the base branch (never the head), and where it came from, for summaries."""
+        """The policy at the base branch (never the head), and where it came from, for summaries.
+
+        Only GitHub's plain "Not Found" for the file means "no policy". A 404 that says the *ref* is unknown
+        (the base branch was deleted or renamed mid-job) is retried at the PR's base SHA, and raises if that
+        is unknown too: falling back to the defaults there would silently drop a stricter policy.
+        """
         from bot.policy import POLICY_PATH, parse_policy
 
-        ref = pull.base_ref or pull.base_sha
-        try:
-            resp = await gh.rest.repos.async_get_content(
-                job.owner, job.repo, POLICY_PATH, ref=ref,
-                headers={"Accept": "application/vnd.github.raw+json"},
-            )
-        except RequestFailed as exc:
-            if exc.response.status_code == 404:
-                return parse_policy(None), "defaults (no .github/prguard.yml on the base branch)"
-            raise
-        return parse_policy(resp.content), f"`.github/prguard.yml` on `{pull.base_ref or pull.base_sha[:12]}`"
+        refs = [r for r in dict.fromkeys((pull.base_ref, pull.base_sha)) if r]
+        for i, ref in enumerate(refs):
+            try:
+                resp = await gh.rest.repos.async_get_content(
+                    job.owner, job.repo, POLICY_PATH, ref=ref,
+                    headers={"Accept": "application/vnd.github.raw+json"},
+                )
+            except RequestFailed as exc:
+                if exc.response.status_code != 404:
+                    raise
+                if error_message(exc) == "Not Found":
+                    return parse_policy(None), f"defaults (no .github/prguard.yml on `{_short(ref)}`)"
+                if i + 1 < len(refs):
+                    continue
+                raise
+            return parse_policy(resp.content), f"`.github/prguard.yml` on `{_short(ref)}`"
+        raise ValueError("a pull request without a base ref or SHA")
 
     async def _scan(self, gh: GitHub[Any], job: Job, pull: PullContext, log: Logger) -> dict[str, RunReport]:
         from bot.policy import PolicyError
@@ -257,10 +299,12 @@ class Pipeline:
         except PolicyError as exc:
             log.warning("pipeline.policy_invalid", line=exc.line, error=str(exc))
             message = getattr(exc, "message", str(exc))
-            return {c: report_policy_error(c, message, exc.line, pull.base_ref)
+            return {c: report_policy_error(c, message, exc.line, pull.base_ref,
+                                           problems=getattr(exc, "problems", ()))
                     for c in registry.check_names()}
 
         reports: dict[str, RunReport] = {}
+        stats = FetchStats()
         wanted: list[str] = []
         for name in registry.check_names():
             if not policy.enabled(name):
@@ -276,7 +320,6 @@ class Pipeline:
             def wants(file: ChangedFile) -> bool:
                 return any(not policy.ignores(file.path, c.name) and c.applies_to(file) for c in checks)
 
-            stats = FetchStats()
             change = await build_change(
                 gh, job.owner, job.repo, pr_number=pull.number, base_sha=pull.base_sha,
                 head_sha=pull.head_sha, wants=wants, changed_files_total=pull.changed_files,
@@ -293,21 +336,38 @@ class Pipeline:
         for name, result in results.items():
             reports[name] = report_for_result(
                 result, fail_on=policy.fail_on_for(name), blob_base=blob_base, policy_source=source,
-                annotation_cap=self.options.annotation_cap,
+                annotation_cap=self.options.annotation_cap, unlisted=int(stats.extra.get("unlisted", 0)),
             )
             log.info("pipeline.check_done", check=name, findings=len(result.findings),
                      error=bool(result.error), seconds=round(result.duration_s, 3))
         return {name: reports[name] for name in registry.check_names()}
 
     async def _complete(self, runs: CheckRuns, opened: dict[str, Run], reports: dict[str, RunReport]) -> None:
-        await asyncio.gather(*(self._post(runs, opened[c], reports[c]) for c in opened))
+        await _settle(self._post(runs, opened[c], reports[c]) for c in opened)
 
     async def _post(self, runs: CheckRuns, run: Run, report: RunReport) -> Run:
-        """Complete `run` with `report`: the first request completes it, the rest append annotations."""
+        """Complete `run` with `report`: the first request completes it, the rest append annotations.
+
+        GitHub refuses a whole request (422) for one annotation it dislikes. Retrying cannot help, and the
+        run must not stay `in_progress`: the request is sent again without its annotations and the summary
+        says so, so the run still completes with its real conclusion; later batches are then dropped.
+        """
         for i, body in enumerate(report.requests()):
             if i == 0:
                 body["completed_at"] = now()
-            run = await runs.update(run, body, new_annotations=len(body["output"].get("annotations", [])))
+            batch = body["output"].get("annotations", [])
+            try:
+                run = await runs.update(run, body, new_annotations=len(batch))
+            except RequestFailed as exc:
+                if exc.response.status_code != 422 or not batch:
+                    raise
+                runs.log.warning("pipeline.annotations_refused", check_run=run.name, run_id=run.id,
+                                 batch=i + 1, error=scrub(error_message(exc)))
+                body = {**body, "output": {"title": report.title,
+                                           "summary": annotations_refused_note(report.summary,
+                                                                               error_message(exc))}}
+                run = await runs.update(run, body)
+                break
         return run
 
     async def _create_completed(self, runs: CheckRuns, head_sha: str, pr_number: int,
@@ -328,6 +388,23 @@ class Pipeline:
             return str(await self._queue.latest_head(job) or "")
         except Exception:  # only used for a nicer summary: never let it fail a cancellation
             return ""
+
+
+async def _settle(coros: Iterable[Awaitable[Any]]) -> list[Any]:
+    """Run the writes together and let every one of them finish before raising the first error.
+
+    With a bare `gather`, the first failure left the job (and closed its HTTP client) while the other runs'
+    updates were still in flight: those runs then failed too and stayed `in_progress`.
+    """
+    results = await asyncio.gather(*coros, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
+def _short(ref: str) -> str:
+    return ref[:12] if len(ref) == 40 and all(c in "0123456789abcdef" for c in ref) else ref
 
 
 def _create_checks(names: list[str]) -> tuple[list[Check], dict[str, CheckResult]]:

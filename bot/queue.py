@@ -10,7 +10,8 @@ Redis keys (`prefix` defaults to "prguard", setting PRGUARD_REDIS_PREFIX)::
     {prefix}:jobs                    the stream (XADD MAXLEN ~ maxlen); consumer group "workers"
     {prefix}:dead                    dead letters: the job's fields + reason, entry_id, attempts, failed_at
     {prefix}:delivery:{delivery_id}  X-GitHub-Delivery seen (value: the stream entry id), TTL dedupe_ttl
-    {prefix}:head:{owner/repo#pr}    hash {sha, updated_at}: the PR's newest head SHA, TTL head_ttl
+    {prefix}:head:{owner/repo#pr}    hash {sha, updated_at, before, entry}: the PR's newest head SHA (and the
+                                     stream entry that recorded it), TTL head_ttl
     {prefix}:error:{entry_id}        last error of a failing entry (for the dead letter's reason), 1 day
 
 The stream is bounded: XADD trims it to about `maxlen` entries (approximate trimming, `MAXLEN ~`; default
@@ -27,14 +28,16 @@ Interface used by the receiver (bot/web.py) and the worker (bot/worker.py)::
 
     queue = JobQueue(redis, prefix="prguard", maxlen=100_000, dedupe_ttl=..., head_ttl=...)
     queue = JobQueue.from_settings(redis, settings)
-    await queue.enqueue(job, updated_at="2026-...Z") -> bool     # False: delivery already seen
+    await queue.enqueue(job, updated_at="2026-...Z", before=sha) -> bool  # False: delivery already seen
     await queue.ensure_group()
     await queue.read(consumer, count, block_ms) -> list[Entry]   # new entries, attempt 1
     await queue.reclaim(consumer, min_idle_ms, count) -> list[Entry]  # stalled; attempt from XPENDING
     await queue.ack(entry_id)
     await queue.dead_letter(entry, reason)                        # XADD {prefix}:dead + XACK, atomically
     await queue.latest_head(job) -> str | None                    # newest head SHA known for job's PR
+    await queue.newer_head(job, entry_id) -> str | None          # the head that supersedes this job
     await queue.heartbeat(consumer, entry_ids) -> list[str]       # ids still ours (idle time reset)
+    await queue.owners(entry_ids) -> dict[str, str]               # who holds each pending entry
     await queue.hand_back(consumer, entry_ids)                    # make ours reclaimable right away
 """
 
@@ -46,6 +49,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from bot.jobs import Job
@@ -60,15 +66,19 @@ GROUP = "workers"
 DAY = 24 * 3600
 
 # KEYS: 1 delivery mark, 2 stream, 3 head hash (or the mark again when the job has no PR head to record)
-# ARGV: 1 dedupe ttl, 2 maxlen, 3 head sha ('' = none), 4 updated_at, 5 head ttl, 6.. field/value pairs
+# ARGV: 1 dedupe ttl, 2 maxlen, 3 head sha ('' = none), 4 updated_at, 5 head ttl, 6 the push's `before` sha,
+#       7.. field/value pairs
+# A head replaces the recorded one when its updated_at is later; on a tie (GitHub's timestamps have one-second
+# resolution, two pushes can share one) unless it is the recorded head's own predecessor (`before`), so
+# that two synchronize deliveries of the same second arriving out of order keep the newer head.
 _ENQUEUE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 6))
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 7))
 redis.call('SET', KEYS[1], id, 'EX', ARGV[1])
 if ARGV[3] ~= '' then
-  local prev = redis.call('HGET', KEYS[3], 'updated_at')
-  if (not prev) or ARGV[4] >= prev then
-    redis.call('HSET', KEYS[3], 'sha', ARGV[3], 'updated_at', ARGV[4])
+  local prev = redis.call('HMGET', KEYS[3], 'updated_at', 'before')
+  if (not prev[1]) or ARGV[4] > prev[1] or (ARGV[4] == prev[1] and ARGV[3] ~= prev[2]) then
+    redis.call('HSET', KEYS[3], 'sha', ARGV[3], 'updated_at', ARGV[4], 'before', ARGV[6], 'entry', id)
   end
   redis.call('EXPIRE', KEYS[3], ARGV[5])
 end
@@ -91,8 +101,24 @@ return kept
 """
 
 
+def stale_connection_retry() -> Retry:
+    """The retry policy of prguard's Redis pools: once, at once, on a connection error only.
+
+    Pooled connections go stale whenever Redis restarts, fails over or closes idle clients (managed Redis
+    often does after 5 minutes); without this the first command on each stale connection failed — for the
+    receiver, a 503 that GitHub never redelivers by itself. Retrying the enqueue script is safe: if the
+    first try ran, the retry finds the delivery mark. Timeouts are not retried, so a hung Redis stays a
+    quick failure.
+    """
+    return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+
+
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _lenient(value: Any) -> str:
+    return value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else str(value)
 
 
 @dataclass
@@ -106,7 +132,13 @@ class Entry:
 
     @classmethod
     def parse(cls, entry_id: Any, raw: dict[Any, Any], attempts: int = 1) -> Entry:
-        data = {_s(k): _s(v) for k, v in (raw or {}).items()}
+        """Never raises: one poison entry (say, bytes that are not UTF-8) must not take the other entries of
+        its batch down with it, or every later XAUTOCLAIM sweep, which returns it first, would fail too."""
+        try:
+            data = {_s(k): _s(v) for k, v in (raw or {}).items()}
+        except UnicodeDecodeError:
+            data = {_lenient(k): _lenient(v) for k, v in (raw or {}).items()}
+            return cls(_s(entry_id), data, attempts, None)
         try:
             job: Job | None = dataclasses.replace(Job.from_fields(data), attempt=attempts)
         except (TypeError, ValueError):
@@ -147,19 +179,20 @@ class JobQueue:
         return f"{self.prefix}:error:{entry_id}"
 
     # --- receiver side ------------------------------------------------------------------------------------
-    async def enqueue(self, job: Job, updated_at: str = "") -> bool:
+    async def enqueue(self, job: Job, updated_at: str = "", before: str = "") -> bool:
         """Queue `job` unless its delivery id was already seen; False means duplicate (nothing queued).
 
         For `pull_request` jobs the PR's newest head becomes `job.head_sha` in the same atomic step, unless a
         head with a later `updated_at` (the payload's `pull_request.updated_at`) is already recorded, so a
-        late redelivery of an old push cannot un-supersede a newer one. Raises redis errors: the caller must
+        late redelivery of an old push cannot un-supersede a newer one; `before` (a synchronize payload's
+        previous head) breaks ties between pushes of the same second. Raises redis errors: the caller must
         then answer 5xx, never 2xx.
         """
         mark = self.delivery_key(job.delivery_id)
         records_head = job.event == "pull_request" and job.pr_number > 0
         keys = [mark, self.stream, self.head_key(job) if records_head else mark]
         argv: list[Any] = [self.dedupe_ttl, self.maxlen, job.head_sha if records_head else "", updated_at,
-                           self.head_ttl]
+                           self.head_ttl, before]
         for key, value in job.to_fields().items():
             argv += [key, value]
         result = await self._enqueue(keys=keys, args=argv)
@@ -249,6 +282,26 @@ class JobQueue:
         value = await self.redis.hget(self.head_key(job), "sha")  # type: ignore[misc]
         return None if value is None else _s(value)
 
+    async def newer_head(self, job: Job, entry_id: str) -> str | None:
+        """The head SHA that supersedes `job` (queued as `entry_id`), or None while the job is current.
+
+        Only `pull_request` deliveries record heads (ordered by `updated_at`), so for them the record is the
+        answer. A `check_suite`/`check_run` job is superseded only by a head recorded after it was queued:
+        when the synchronize delivery of the real head never made it (a 503 GitHub does not retry), the
+        record stays at the previous head, and every later check suite or re-run request for the real head
+        was cancelled against it — the PR's required checks then waited forever.
+        """
+        if job.pr_number <= 0:
+            return None
+        sha, recorded_by = await self.redis.hmget(self.head_key(job), ["sha", "entry"])  # type: ignore[misc]
+        if sha is None or _s(sha) == job.head_sha:
+            return None
+        if job.event != "pull_request" and (
+            recorded_by is None or _stream_id(_s(recorded_by)) < _stream_id(entry_id)
+        ):
+            return None
+        return _s(sha)
+
     async def heartbeat(self, consumer: str, entry_ids: list[str]) -> list[str]:
         """Reset the idle time of entries `consumer` still holds, so a long job is not reclaimed.
 
@@ -259,6 +312,18 @@ class JobQueue:
             return []
         kept = await self._touch(keys=[self.stream], args=[self.group, consumer, 0, *entry_ids])
         return [_s(i) for i in kept or []]
+
+    async def owners(self, entry_ids: list[str]) -> dict[str, str]:
+        """The consumer holding each of `entry_ids`; ids no longer pending (acked, or lost with a Redis that
+        restarted empty) are absent."""
+        if not entry_ids:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for entry_id in entry_ids:
+                pipe.xpending_range(self.stream, self.group, min=entry_id, max=entry_id, count=1)
+            replies = await pipe.execute()
+        return {entry_id: _s(info[0]["consumer"]) for entry_id, info in zip(entry_ids, replies, strict=True)
+                if info}
 
     async def hand_back(self, consumer: str, entry_ids: list[str]) -> list[str]:
         """Mark entries `consumer` holds as long idle, so any worker's next reclaim takes them at once
@@ -279,6 +344,15 @@ class JobQueue:
     async def pending_count(self) -> int:
         info = await self.redis.xpending(self.stream, self.group)
         return int(info["pending"]) if info else 0
+
+
+def _stream_id(entry_id: str) -> tuple[int, int]:
+    """A stream id ("1700000000000-3") as a sortable pair."""
+    ms, _, seq = entry_id.partition("-")
+    try:
+        return int(ms), int(seq or 0)
+    except ValueError:
+        return 0, 0
 
 
 def _stream_items(reply: Any) -> list[tuple[Any, list[tuple[Any, Any]]]]:

@@ -61,10 +61,10 @@ def check_title(check: str) -> str:
     return TITLES.get(check, check)
 
 
-def _cell(text: str) -> str:
+def _cell(text: str, limit: int = 200) -> str:
     """Table-safe text: one line, pipes escaped, length bounded, registered secrets scrubbed."""
     flat = " ".join(scrub(str(text)).split()).replace("|", "\\|")
-    return flat if len(flat) <= 200 else flat[:199] + "…"
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def blob_link(blob_base: str, finding: Finding) -> str:
@@ -113,14 +113,21 @@ def report_for_result(
     policy_source: str = "defaults",
     annotation_cap: int = DEFAULT_ANNOTATION_CAP,
     max_summary: int = MAX_SUMMARY,
+    unlisted: int = 0,
 ) -> RunReport:
     """The completed run for one check's result.
 
     `blob_base` is `https://<host>/<owner>/<repo>/blob/<head_sha>` so each finding links to its exact line.
+    `unlisted` is how many of the PR's files GitHub's files API did not list (it stops at 3,000): a scan
+    that never saw them cannot pass, since padding a PR with 3,000 harmless files would otherwise hide
+    anything in the rest.
     """
     blocking = result.blocking(fail_on)
     if result.error:
         conclusion, title = "failure", "The check errored"
+    elif unlisted and not blocking:
+        conclusion = "failure"
+        title = f"Not fully scanned: {unlisted} file{'s' * (unlisted != 1)} not listed by GitHub"
     elif blocking:
         conclusion = "failure"
         title = f"{len(blocking)} blocking finding{'s' * (len(blocking) != 1)}"
@@ -145,6 +152,13 @@ def report_for_result(
             f"To retry, {RETRY_HINT}.",
             "",
         ]
+    if unlisted:
+        head += [
+            f"**This PR changes more files than GitHub lists (3,000): {unlisted} "
+            f"{'files were' if unlisted != 1 else 'file was'} not scanned**, "
+            "so prguard cannot pass it. Split the pull request, or have it reviewed and merged by an admin.",
+            "",
+        ]
     head += [
         f"**Findings in lines this PR adds:** {_counts_line(result.findings)} "
         f"(blocking at **{fail_on.value}** or above, from {policy_source}).",
@@ -156,6 +170,13 @@ def report_for_result(
         head += [f"| {s.value} | {counts[s]} |" for s in _SEVERITIES if counts[s]]
         head.append("")
     tail: list[str] = []
+    fixes = list(dict.fromkeys((f.rule_id, f.remediation) for f in ordered if f.remediation))
+    if fixes:
+        tail += ["### How to fix", ""]
+        tail += [f"- `{_cell(rule)}`: {_cell(fix, 600)}" for rule, fix in fixes[:10]]
+        if len(fixes) > 10:
+            tail.append(f"- … {len(fixes) - 10} more rules: see each annotation's raw details")
+        tail.append("")
     if not_annotated:
         tail += [f"{not_annotated} finding{'s' * (not_annotated != 1)} not annotated inline "
                  f"(at most {annotation_cap} annotations per run); all are listed in the table above "
@@ -196,11 +217,19 @@ def report_for_result(
     return RunReport(result.check, conclusion, title, summary[:max_summary], annotations)
 
 
+def annotations_refused_note(summary: str, error: str, *, max_summary: int = MAX_SUMMARY) -> str:
+    """`summary` with a note that GitHub refused the inline annotations (the table above still lists all)."""
+    note = (f"\n\n> **Note:** GitHub refused this run's inline annotations (`{_cell(error)}`); the findings "
+            "are listed in the table above instead.")
+    return summary[: max_summary - len(note)] + note
+
+
 def report_unavailable(check: str) -> RunReport:
     return RunReport(
         check, "neutral", "Not yet available",
         f"The **{check_title(check)}** check is announced but not built yet, so nothing was scanned for it. "
-        "It reports `neutral`, never `success`, so it cannot be mistaken for a pass.",
+        "It reports `neutral`, never `success`, so it cannot be mistaken for a pass. Nothing to do on "
+        "this pull request: `neutral` does not block merging, even when the check is required.",
     )
 
 
@@ -213,12 +242,20 @@ def report_disabled(check: str, base_ref: str) -> RunReport:
     )
 
 
-def report_policy_error(check: str, error: str, line: int | None, base_ref: str) -> RunReport:
+def report_policy_error(check: str, error: str, line: int | None, base_ref: str,
+                        problems: tuple[str, ...] = ()) -> RunReport:
+    """Every problem is listed (each with its line), so an admin can fix the file in one go."""
     where = f" (line {line})" if line else ""
+    listed = [f"> {_cell(error)}"]
+    if len(problems) > 1:
+        listed = [f"- {_cell(problem, 300)}" for problem in problems[:20]]
+        if len(problems) > 20:
+            listed.append(f"- … and {len(problems) - 20} more")
     return RunReport(
         check, "failure", f"Invalid .github/prguard.yml{where}",
         f"`.github/prguard.yml` on the base branch `{_cell(base_ref)}` is invalid{where}:\n\n"
-        f"> {_cell(error)}\n\nNo check ran, so this PR is not approved by prguard. Fix the policy on "
+        + "\n".join(listed)
+        + f"\n\nNo check ran, so this PR is not approved by prguard. Fix the policy on "
         f"`{_cell(base_ref)}`, then {RETRY_HINT}.",
     )
 

@@ -103,7 +103,8 @@ class Settings(BaseSettings):
     #: Files larger than this are skipped (and reported as skipped) by the checks.
     max_file_bytes: int = _env("PRGUARD_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES, ge=1)
     #: Most annotations posted per check run (GitHub takes 50 per request; the rest go in further updates).
-    annotation_cap: int = _env("PRGUARD_ANNOTATION_CAP", 500, ge=0)
+    #: Bounded because every 50 annotations cost one request against GitHub's ~80 writes/minute limit.
+    annotation_cap: int = _env("PRGUARD_ANNOTATION_CAP", 500, ge=0, le=1000)
     #: Longest wait (seconds) a worker accepts for a GitHub rate limit; a longer one fails the attempt so the
     #: queue retries the job later instead of blocking a worker for up to an hour.
     github_max_rate_limit_wait: float = _env("PRGUARD_GITHUB_MAX_RATE_LIMIT_WAIT", 90.0, ge=0)
@@ -130,8 +131,17 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
+        from redis.connection import parse_url
+
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        try:  # as the clients will parse it, so a bad port stops start-up here and not in a traceback later
+            password = parse_url(value).get("password")
+        except ValueError:
+            # the URL may hold a password: never echo it
+            hint = "redis://[[user]:password@]host[:port][/db]"
+            raise ValueError(f"is not a valid Redis URL ({hint})") from None
+        add_sensitive(password, pinned=True)
         return value
 
     @field_validator("log_level")
@@ -214,6 +224,10 @@ def load_settings(role: Role = "any", **overrides: Any) -> Settings:
         errors = exc.errors(include_input=False)
         problems = [_describe(dict(e)) for e in errors]
         raise ConfigError("; ".join(problems)) from None
+    except (UnicodeDecodeError, OSError):
+        # pydantic-settings reads `.env` itself; its error would be a traceback (or, caught as a ValueError
+        # by a caller, blamed on another setting)
+        raise ConfigError(".env in the working directory cannot be read as UTF-8 text") from None
     add_sensitive(settings.webhook_secret, pinned=True)
     pem = _load_key(settings)
     if pem is not None and pem != settings.private_key:

@@ -40,7 +40,7 @@ from starlette.routing import Route
 
 from bot.jobs import job_from_event
 from bot.log import configure, get_logger
-from bot.queue import JobQueue
+from bot.queue import JobQueue, stale_connection_retry
 from bot.settings import ConfigError, Settings, load_settings
 
 log = get_logger("prguard.web")
@@ -91,9 +91,13 @@ def _payload(body: bytes, content_type: str) -> dict[str, Any] | None:
 
 def connect(redis_url: str) -> Redis:
     """A client for the receiver: a bounded pool where a burst waits (up to 3 s) for a free connection
-    instead of failing, and short timeouts so a dead Redis is a quick 503, not a GitHub timeout."""
+    instead of failing, and short timeouts so a dead Redis is a quick 503, not a GitHub timeout.
+
+    A command that meets a dropped connection is retried once on a fresh one (`stale_connection_retry`):
+    otherwise the first delivery after Redis restarted or dropped idle clients got a 503.
+    """
     pool = BlockingConnectionPool.from_url(redis_url, max_connections=64, timeout=3, socket_connect_timeout=2,
-                                           socket_timeout=3)
+                                           socket_timeout=3, retry=stale_connection_retry())
     return Redis.from_pool(pool)
 
 
@@ -148,8 +152,9 @@ def create_app(settings: Settings, redis_client: Redis | None = None) -> Starlet
             return answer(200, "ignored", action=str(payload.get("action", "")), repo=repo)
         ctx = {**ctx, **job.log_context()}
         updated_at = str((payload.get("pull_request") or {}).get("updated_at") or "")
+        before = str(payload.get("before") or "") if event == "pull_request" else ""
         try:
-            queued = await queue.enqueue(job, updated_at=updated_at)
+            queued = await queue.enqueue(job, updated_at=updated_at, before=before)
         except (RedisError, OSError) as exc:
             return answer(503, "redis_unavailable", error=type(exc).__name__)
         if not queued:
@@ -188,9 +193,10 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         settings = load_settings("web")
-        port = args.port if args.port is not None else int(os.environ.get("PORT") or 3000)
     except ConfigError as exc:
         return exc.exit()
+    try:
+        port = args.port if args.port is not None else int(os.environ.get("PORT") or 3000)
     except ValueError:
         return ConfigError("PORT must be an integer").exit()
     configure(settings.log_level)

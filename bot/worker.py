@@ -8,7 +8,7 @@ stream with its check runs completed as failure instead of staying "in progress"
 The life of one stream entry (`Worker._handle`)::
 
     delivery count > max_attempts  -> handler.fail(job, reason); dead letter + XACK    (holder died mid-try)
-    PR has a newer head            -> handler.cancel(job); XACK                         (superseded)
+    PR has a newer head            -> handler.cancel(job); XACK        (superseded; see JobQueue.newer_head)
     handler.process(job, is_current) returns -> XACK
     handler.process raises         -> stays pending; reclaimed after the visibility timeout by any worker;
                                       on the last attempt: handler.fail(job, reason); dead letter + XACK
@@ -19,11 +19,13 @@ the next reclaims (at most `max_attempts` more times) before the entry is dead-l
 
 Running jobs get a heartbeat every `visibility_timeout / 3` seconds (XCLAIM JUSTID by their owner), so a job
 that runs longer than the visibility timeout is not stolen. Handlers must not block the event loop (run CPU
-work with `asyncio.to_thread` or in a subprocess), or the heartbeat stops and the job is reclaimed elsewhere.
+work with `asyncio.to_thread` or in a subprocess), or the heartbeat stops and the job is reclaimed elsewhere;
+a worker whose heartbeat finds a job reclaimed by another cancels its own copy (one runner per job).
 
 Stopping (SIGTERM/SIGINT, or `stop.set()`): no new reads; running jobs get `shutdown_grace` seconds
 (PRGUARD_SHUTDOWN_GRACE, default 20, under Heroku's 30 s); jobs still running are cancelled and handed back
-(made reclaimable at once, not after the visibility timeout). A job's exception never stops the worker; a lost
+(made reclaimable at once, not after the visibility timeout). `prguard worker` then exits even if a cancelled
+job's scan thread is still running (`run_service`). A job's exception never stops the worker; a lost
 Redis connection is retried with backoff.
 
 Bounds (tell operators): the stream holds about PRGUARD_STREAM_MAXLEN entries (default 100,000, approximate
@@ -45,13 +47,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import random
 import signal
 import socket
 import string
+import sys
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -61,7 +66,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.jobs import Job, JobHandler
 from bot.log import configure, get_logger, scrub
-from bot.queue import Entry, JobQueue
+from bot.queue import Entry, JobQueue, stale_connection_retry
 
 log = get_logger("prguard.worker")
 
@@ -73,6 +78,11 @@ def consumer_name() -> str:
     """hostname-pid-random: unique per process, and readable in XINFO CONSUMERS."""
     suffix = "".join(random.choices(string.ascii_lowercase + string.digits, k=6))
     return f"{socket.gethostname()}-{os.getpid()}-{suffix}"
+
+
+def _context(entry: Entry | None) -> dict[str, Any]:
+    """event, delivery, repo, pr, head_sha of an entry's job, for every job-related log line."""
+    return entry.job.log_context() if entry is not None and entry.job is not None else {}
 
 
 def _reason(exc: BaseException) -> str:
@@ -109,6 +119,7 @@ class Worker:
         #: seconds between XAUTOCLAIM sweeps of the service loop
         self.reclaim_interval = reclaim_interval or min(visibility_timeout / 2, 5.0)
         self.running: dict[str, asyncio.Task[None]] = {}
+        self.entries: dict[str, Entry] = {}
         self._last_reclaim = 0.0
 
     # --- loop ---------------------------------------------------------------------------------------------
@@ -172,7 +183,7 @@ class Worker:
             entries = await self.queue.reclaim(self.consumer, int(self.visibility_timeout * 1000), free)
             for entry in entries:
                 log.info("job.reclaimed", consumer=self.consumer, entry_id=entry.entry_id,
-                         attempt=entry.attempts, **(entry.job.log_context() if entry.job else {}))
+                         attempt=entry.attempts, **_context(entry))
         if len(entries) < free:
             entries += await self.queue.read(self.consumer, free - len(entries),
                                              block_ms=0 if entries else block_ms)
@@ -181,12 +192,18 @@ class Worker:
     def _start(self, entry: Entry) -> asyncio.Task[None] | None:
         if entry.entry_id in self.running:
             # our own running job came back (its heartbeat could not run in time): don't run it twice here
-            log.warning("job.already_running", consumer=self.consumer, entry_id=entry.entry_id)
+            log.warning("job.already_running", consumer=self.consumer, entry_id=entry.entry_id,
+                        **_context(entry))
             return None
         task = asyncio.create_task(self._handle(entry), name=f"job-{entry.entry_id}")
         self.running[entry.entry_id] = task
-        task.add_done_callback(lambda _t, eid=entry.entry_id: self.running.pop(eid, None))
+        self.entries[entry.entry_id] = entry
+        task.add_done_callback(lambda _t, eid=entry.entry_id: self._forget(eid))
         return task
+
+    def _forget(self, entry_id: str) -> None:
+        self.running.pop(entry_id, None)
+        self.entries.pop(entry_id, None)
 
     async def _wait_for_slot(self, stop: asyncio.Event) -> None:
         stopper = asyncio.create_task(stop.wait())
@@ -205,13 +222,29 @@ class Worker:
                 continue
             try:
                 kept = set(await self.queue.heartbeat(self.consumer, ids))
+                missing = [eid for eid in ids if eid not in kept]
+                owners = await self.queue.owners(missing) if missing else {}
             except Exception as exc:  # the heartbeat must outlive any error
                 log.warning("worker.heartbeat_failed", consumer=self.consumer, error=_reason(exc))
                 continue
-            for entry_id in ids:
-                if entry_id not in kept and entry_id in self.running:
-                    # another worker reclaimed it (we stalled past the visibility timeout); both may finish it
-                    log.warning("job.ownership_lost", consumer=self.consumer, entry_id=entry_id)
+            for entry_id in missing:
+                task = self.running.get(entry_id)
+                if task is None or task.done():
+                    continue  # finished (and acked) meanwhile
+                owner = owners.get(entry_id)
+                if owner is None:
+                    # not pending anywhere: Redis restarted empty (no persistence). Nobody else has this job
+                    # any more, so finish it: its results still get posted.
+                    log.warning("job.entry_vanished", consumer=self.consumer, entry_id=entry_id,
+                                **_context(self.entries.get(entry_id)))
+                elif owner != self.consumer:
+                    # Another worker reclaimed it (we stalled past the visibility timeout) and runs it now:
+                    # stop our copy, so the two do not post over each other (one could even complete the
+                    # runs as failure on its last attempt while the other is about to post results).
+                    log.warning("job.ownership_lost", consumer=self.consumer, entry_id=entry_id, owner=owner,
+                                action="cancelled here; the worker that reclaimed it finishes it",
+                                **_context(self.entries.get(entry_id)))
+                    task.cancel()
 
     async def _wind_down(self) -> None:
         if not self.running:
@@ -222,11 +255,14 @@ class Worker:
         if not pending:
             return
         unfinished = [eid for eid, task in self.running.items() if task in pending]
+        contexts = {eid: _context(self.entries.get(eid)) for eid in unfinished}  # forgotten once cancelled
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         try:
             await self.queue.hand_back(self.consumer, unfinished)
+            for entry_id in unfinished:
+                log.info("job.handed_back", consumer=self.consumer, entry_id=entry_id, **contexts[entry_id])
             log.info("worker.handed_back", consumer=self.consumer, entries=unfinished)
         except (RedisError, OSError) as exc:
             log.warning("worker.hand_back_failed", consumer=self.consumer, entries=unfinished,
@@ -242,7 +278,7 @@ class Worker:
         except Exception as exc:
             # Redis failed around the job (ack, dead letter...): the entry stays pending and comes back
             log.error("job.crashed", consumer=self.consumer, entry_id=entry.entry_id, error=_reason(exc),
-                      exc_info=True, **(entry.job.log_context() if entry.job else {}))
+                      exc_info=True, **_context(entry))
 
     async def _handle_entry(self, entry: Entry) -> None:
         job = entry.job
@@ -259,16 +295,15 @@ class Worker:
                       f"gave up after {self.max_attempts} attempts: the worker running it stopped responding")
             await self._give_up(entry, job, reason, ctx)
             return
-        latest = await _retrying(lambda: self.queue.latest_head(job))
-        if latest is not None and latest != job.head_sha:
-            log.info("job.superseded", newer_head=latest, **ctx)
+        newer = await _retrying(lambda: self.queue.newer_head(job, entry.entry_id))
+        if newer is not None:
+            log.info("job.superseded", newer_head=newer, **ctx)
             await self.handler.cancel(job)
             await _retrying(lambda: self.queue.ack(entry.entry_id))
             return
 
         async def is_current() -> bool:
-            newest = await self.queue.latest_head(job)
-            return newest is None or newest == job.head_sha
+            return await self.queue.newer_head(job, entry.entry_id) is None
 
         started = time.monotonic()
         log.info("job.start", **ctx)
@@ -322,7 +357,44 @@ def run(args: argparse.Namespace) -> int:
         return ConfigError("--concurrency must be >= 1").exit()
     configure(settings.log_level)
     concurrency = args.concurrency or settings.worker_concurrency
-    return asyncio.run(_serve(settings, concurrency))
+    return run_service(_serve(settings, concurrency))
+
+
+def run_service(main: Coroutine[Any, Any, int], linger: float = 1.0) -> int:
+    """`asyncio.run(main)`, except that it never waits on threads that stopped jobs left behind.
+
+    Why: a job cancelled at shutdown stops awaiting its scan, but the scan's thread (`asyncio.to_thread`,
+    a thread pool) cannot be stopped; `asyncio.run` and then the interpreter would join it, so a SIGTERM'd
+    worker could outlive its grace period by the length of a scan and be SIGKILLed by the platform. By then
+    every unfinished job was handed back, so once `main` returned the process exits at once (`os._exit`,
+    logs flushed) if such threads are still running `linger` seconds later.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        code = loop.run_until_complete(main)
+        tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()  # shuts the default executor down without waiting for its threads
+    deadline = time.monotonic() + linger
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    stray = [t.name for t in threading.enumerate()
+             if t is not threading.current_thread() and not t.daemon and t.is_alive()]
+    if stray:
+        log.warning("worker.exit_abandoning_threads", threads=stray,
+                    note="their jobs were handed back to the queue")
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 async def _serve(settings: Any, concurrency: int) -> int:
@@ -331,7 +403,7 @@ async def _serve(settings: Any, concurrency: int) -> int:
     # a bounded pool that waits for a free connection (jobs, heartbeats and the handler share it)
     pool = BlockingConnectionPool.from_url(
         settings.redis_url, max_connections=2 * concurrency + 8, timeout=10, socket_connect_timeout=5,
-        socket_timeout=30, health_check_interval=30)
+        socket_timeout=30, health_check_interval=30, retry=stale_connection_retry())
     redis = Redis.from_pool(pool)
     handler = Pipeline(settings, redis)
     queue = JobQueue.from_settings(redis, settings)

@@ -37,7 +37,8 @@ def make_fingerprint(rule_id: str, path: str, content: str) -> str:
     are short enough to type in a `/prguard waive` command and long enough not to collide in one repo.
     """
     normalised = " ".join(content.split())
-    digest = hashlib.sha256(f"{rule_id}\0{path}\0{normalised}".encode()).hexdigest()
+    # surrogateescape: git paths need not be UTF-8, and a fingerprint must never be why a check fails
+    digest = hashlib.sha256(f"{rule_id}\0{path}\0{normalised}".encode("utf-8", "surrogateescape")).hexdigest()
     return digest[:16]
 
 

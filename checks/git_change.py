@@ -13,6 +13,7 @@ would make a 2,000-file change take many seconds.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import subprocess
@@ -30,7 +31,7 @@ from checks.change import (
     looks_binary,
 )
 from checks.finding import Skipped
-from checks.git_diff import DiffEntry, decode_path, parse_added_lines, parse_raw_numstat
+from checks.git_diff import DiffEntry, decode_path, intersect_lines, parse_added_lines, parse_raw_numstat
 
 #: The id of git's empty tree: the base of the very first commit (pre-commit on a repository with no commits).
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -120,10 +121,14 @@ def default_base_ref(root: str) -> str:
     )
 
 
-def merge_base(root: str, a: str, b: str) -> str:
+def merge_base(root: str, a: str, b: str, *, names: tuple[str, str] | None = None) -> str:
+    """The merge-base of commits `a` and `b`; `names` (what the user typed) make the error readable."""
     sha = _try_git(root, "merge-base", a, b)
     if sha is None:
-        raise GitError(f"{a[:12]} and {b} have no common ancestor (a shallow clone? fetch more history)")
+        shown_a, shown_b = names or (a[:12], b[:12])
+        shallow = _try_git(root, "rev-parse", "--is-shallow-repository") == "true"
+        hint = "this is a shallow clone: fetch more history" if shallow else "unrelated histories"
+        raise GitError(f"{shown_a} and {shown_b} have no common ancestor ({hint}; or pass --base REF)")
     return sha
 
 
@@ -232,6 +237,8 @@ class _Builder:
         self.reader = BlobReader(root)
         self.files: list[ChangedFile] = []
         self.skipped: list[Skipped] = []
+        self.removed: dict[str, DiffEntry] = {}  # removed path -> its entry, to pair untracked renames
+        self._removed_by_sha: dict[str, str] | None = None
         # git treats files over core.bigFileThreshold as binary: oversize files never reach the patch
         self.cfg = ["-c", f"core.bigFileThreshold={max(max_file_bytes + 1, 1024)}", "-c", "diff.renames=true"]
 
@@ -246,6 +253,7 @@ class _Builder:
         kept: list[tuple[DiffEntry, int]] = []
         for e in entries:
             if e.status is FileStatus.REMOVED:
+                self.removed[e.path] = e
                 self._add(e, LineSet(), size=None)
                 continue
             if e.new_mode == _GITLINK_MODE:
@@ -297,6 +305,8 @@ class _Builder:
     def _add(
         self, e: DiffEntry, lines: LineSet, *, size: int | None, binary: bool = False, symlink: bool = False
     ) -> None:
+        if symlink:  # listed, so no output implies the link's target was scanned (it is never followed)
+            self.skipped.append(Skipped(e.path, "symbolic link (its target is not followed)"))
         head_loader = None
         if e.status is not FileStatus.REMOVED and not symlink:
             head_loader = (
@@ -344,10 +354,13 @@ class _Builder:
                 self.skipped.append(Skipped(path.rstrip("/"), "nested git repository (not scanned)"))
                 continue
             st = os.lstat(os.path.join(self.root, path))
-            status = FileStatus.MODIFIED if path in known else FileStatus.ADDED
-            if path in known:  # removed from the index but still on disk: treat the whole file as new
+            entry = DiffEntry(FileStatus.ADDED, path, None, "000000", "100644", _ZERO, _ZERO, False, 0)
+            if path in known:  # removed from the index but still on disk: every line counts as added
                 self.files = [f for f in self.files if f.path != path]
-            entry = DiffEntry(status, path, None, "000000", "100644", _ZERO, _ZERO, False, 0)
+                old = self.removed.pop(path, None)
+                entry.status = FileStatus.MODIFIED
+                if old is not None:  # ... but its base version tells old secrets from new ones
+                    entry.old_mode, entry.old_sha = old.old_mode, old.old_sha
             if stat.S_ISLNK(st.st_mode):
                 self._add(entry, LineSet(), size=None, symlink=True)
             elif not stat.S_ISREG(st.st_mode):
@@ -357,8 +370,28 @@ class _Builder:
             else:
                 data = read_worktree_file(self.root, path)
                 binary = looks_binary(data)
+                moved = self._moved_from(data) if entry.status is FileStatus.ADDED else None
+                if moved is not None:  # `mv a b` not yet staged: a rename that adds no line
+                    self.files = [f for f in self.files if f.path != moved.path]
+                    entry.status, entry.old_path = FileStatus.RENAMED, moved.path
+                    entry.old_mode, entry.old_sha = moved.old_mode, moved.old_sha
+                    self._add(entry, LineSet(), size=st.st_size, binary=binary)
+                    continue
                 count = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
                 self._add(entry, LineSet.whole(1 if binary else count), size=st.st_size, binary=binary)
+
+    def _moved_from(self, data: bytes) -> DiffEntry | None:
+        """The removed file whose base blob has exactly these bytes, if any (git's own rename detection
+        never sees untracked files)."""
+        if not self.removed:
+            return None
+        if self._removed_by_sha is None:
+            self._removed_by_sha = {e.old_sha: e.path for e in self.removed.values()}
+        if not self._removed_by_sha:
+            return None
+        algo = "sha1" if len(next(iter(self._removed_by_sha))) == 40 else "sha256"
+        path = self._removed_by_sha.pop(hashlib.new(algo, b"blob %d\0" % len(data) + data).hexdigest(), None)
+        return self.removed.pop(path, None) if path is not None else None
 
 
 def change_from_git(
@@ -376,23 +409,44 @@ def change_from_git(
     - `staged=True`: only the index, against HEAD (or the merge-base with `base_ref` when given); "index".
       With no commit yet, the base is the empty tree, so the hook works on a repository's first commit.
     - `head=REV`: the committed range from the merge-base to REV; `Change.head` is REV's SHA.
+    - during a merge (MERGE_HEAD exists) what the merged branch brings is not this change's: the worktree
+      base also accounts for MERGE_HEAD, and the staged lines are those new against both parents.
     """
     if staged and head:
         raise GitError("--staged scans the index; it cannot be combined with a head commit")
     top = find_root(root)
     head_sha = _try_git(top, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
     if head_sha is None and not staged:
-        raise GitError(f"{top}: the repository has no commits yet")
+        raise GitError(f"{top}: the repository has no commits yet (--staged scans what is staged)")
     if staged:
-        base = merge_base(top, head_sha, resolve_commit(top, base_ref)) if base_ref and head_sha else None
+        base = (
+            merge_base(top, head_sha, resolve_commit(top, base_ref), names=("HEAD", base_ref))
+            if base_ref and head_sha
+            else None
+        )
         base = base or head_sha or EMPTY_TREE
-        return _Builder(top, base, "index", ["--cached", base], max_file_bytes).build(untracked=False)
+        change = _Builder(top, base, "index", ["--cached", base], max_file_bytes).build(untracked=False)
+        merging = _merge_head(top)
+        if merging:  # a merge commit introduces only what neither parent had (as `git diff --cc`)
+            theirs = _Builder(top, merging, "index", ["--cached", merging], max_file_bytes).build(False)
+            lines = {f.path: f.added_lines for f in theirs.files}
+            for f in change.files:
+                f.added_lines = intersect_lines(f.added_lines, lines.get(f.path, LineSet()))
+        return change
     assert head_sha is not None
     ref = base_ref or default_base_ref(top)
     base_commit = resolve_commit(top, ref)
     if head:
         head_sha = resolve_commit(top, head)
-        base = merge_base(top, head_sha, base_commit)
+        base = merge_base(top, head_sha, base_commit, names=(head, ref))
         return _Builder(top, base, head_sha, [base, head_sha], max_file_bytes).build(untracked=False)
-    base = merge_base(top, head_sha, base_commit)
+    base = merge_base(top, head_sha, base_commit, names=("HEAD", ref))
+    merging = _merge_head(top)
+    if merging:  # a merge in progress: what the other side brings is not this branch's change
+        base = _try_git(top, "merge-base", base_commit, head_sha, merging) or base
     return _Builder(top, base, "worktree", [base], max_file_bytes).build(untracked=True)
+
+
+def _merge_head(root: str) -> str | None:
+    """The commit being merged in when a merge is in progress (`git merge` stopped before committing)."""
+    return _try_git(root, "rev-parse", "--verify", "--quiet", "MERGE_HEAD^{commit}")

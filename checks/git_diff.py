@@ -70,6 +70,21 @@ def parse_added_lines(patch: bytes) -> dict[str, LineSet]:
     return result
 
 
+def intersect_lines(a: LineSet, b: LineSet) -> LineSet:
+    """Lines in both sets (both are short lists of sorted ranges)."""
+    out: list[tuple[int, int]] = []
+    rb = b.ranges()
+    j = 0
+    for start, end in a.ranges():
+        while j < len(rb) and rb[j][1] < start:
+            j += 1
+        k = j
+        while k < len(rb) and rb[k][0] <= end:
+            out.append((max(start, rb[k][0]), min(end, rb[k][1])))
+            k += 1
+    return LineSet(out)
+
+
 def decode_path(name: bytes) -> str:
     return name.decode("utf-8", "surrogateescape")
 

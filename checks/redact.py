@@ -4,8 +4,12 @@ from __future__ import annotations
 
 
 def redact(secret: str) -> str:
-    """`sk-p…(164 chars)`: enough for a developer to find the value, useless to anyone who reads the log."""
-    return f"{secret[:4]}…({len(secret)} chars)"
+    """`sk-p…(164 chars)`: enough for a developer to find the value, useless to anyone who reads the log.
+
+    At most 4 characters, and never more than a quarter of the value, so a short password is not half
+    given away by its own redaction.
+    """
+    return f"{secret[:min(4, len(secret) // 4)]}…({len(secret)} chars)"
 
 
 def redact_in(text: str, secrets: list[str] | tuple[str, ...] | set[str]) -> str:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from bot.change_github import (
     FetchOptions,
     FetchStats,
+    HeadMoved,
     added_lines_by_diff,
     added_lines_from_patch,
     build_change,
@@ -15,6 +18,7 @@ from bot.change_github import (
 from bot.github import GitHubApp, GitHubOptions
 from checks.change import ChangedFile, FileStatus
 from tests.github_double.double import GitHubDouble
+from tests.github_double.state import Submodule, Symlink
 
 
 def app_for(double: GitHubDouble) -> GitHubApp:
@@ -164,9 +168,63 @@ async def test_more_files_than_github_lists_are_reported_as_skipped(github_doubl
         f"f/{i:04}.txt": (None, b"x\n") for i in range(3005)
     })
     gh = app_for(github_double).installation(inst)
+    stats = FetchStats()
     async with gh:
         change = await build_change(gh, "octo", "repo", pr_number=pr.number, base_sha=pr.base_sha,
-                                    head_sha=pr.head_sha, wants=lambda f: False, changed_files_total=3005)
+                                    head_sha=pr.head_sha, wants=lambda f: False, changed_files_total=3005,
+                                    stats=stats)
     assert len(change.files) == 3000
+    assert stats.extra["unlisted"] == 5, "the pipeline fails the runs on this count"
     assert [s.path for s in change.skipped] == ["(5 more files)"]
     assert "at most 3000 files" in change.skipped[0].reason
+
+
+async def test_file_names_with_hash_question_mark_percent_and_unicode_are_fetched(
+    github_double: GitHubDouble,
+) -> None:
+    # githubkit's App auth hook used to rebuild the path decoded: `#`/`?` made every contents request fail
+    names = ["notes #1.md", "what?.txt", "100%.cfg", "docs/naïve café.md", "a+b&c=d.txt"]
+    inst = repo(github_double)
+    pr = github_double.create_pull_request("octo/repo", changes={n: (None, f"{n}\n".encode()) for n in names})
+    change = await change_for(github_double, inst, pr)
+    files = {f.path: f for f in change.files}
+    assert change.skipped == []
+    for name in names:
+        assert files[name].head_text() == f"{name}\n"
+        assert list(files[name].added_lines) == [1]
+
+
+async def test_symlinks_are_never_followed_and_listed_with_submodules_as_not_scanned(
+    github_double: GitHubDouble,
+) -> None:
+    inst = repo(github_double, {"README.md": b"hi\n", "secrets/real.env": b"TOKEN=abc\n"})
+    pr = github_double.create_pull_request("octo/repo", changes={
+        "inside.env": (None, Symlink(b"secrets/real.env")),     # GitHub answers with the target's content
+        "outside.env": (None, Symlink(b"../../etc/passwd")),    # GitHub answers type "symlink"
+        "vendor/lib": (None, Submodule(b"a" * 40)),             # GitHub answers type "submodule"
+        "ok.py": (None, b"x = 1\n"),
+    })
+    change = await change_for(github_double, inst, pr)
+    files = {f.path: f for f in change.files}
+    for link in ("inside.env", "outside.env"):
+        assert files[link].is_symlink and files[link].head_bytes() is None
+    assert files["ok.py"].head_text() == "x = 1\n"
+    assert {s.path: s.reason for s in change.skipped} == {
+        "inside.env": "symlink to `secrets/real.env`; never followed",
+        "outside.env": "symlink to `../../etc/passwd`; never followed",
+        "vendor/lib": "not a regular file (submodule)",
+    }
+
+
+async def test_a_push_landing_mid_job_is_detected_from_the_files_list(github_double: GitHubDouble) -> None:
+    inst = repo(github_double)
+    pr = github_double.create_pull_request("octo/repo", changes={"a.py": (None, b"x = 1\n")})
+    old_head = pr.head_sha
+    new_head = github_double.push("octo/repo", pr.number, {"b.py": b"y = 2\n"})
+    gh = app_for(github_double).installation(inst)
+    async with gh:
+        with pytest.raises(HeadMoved) as caught:
+            await build_change(gh, "octo", "repo", pr_number=pr.number, base_sha=pr.base_sha,
+                               head_sha=old_head, wants=everything)
+    assert (caught.value.scanning, caught.value.listed) == (old_head, new_head)
+    assert not github_double.requests(path_regex=r"/contents/"), "no contents read at a mixed-up head"

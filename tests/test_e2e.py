@@ -324,3 +324,189 @@ async def test_one_push_delivered_as_pull_request_and_check_suite_is_scanned_onc
             client.close()
     assert runs["prguard/secrets"].conclusion == "failure"
     assert len(github_double.check_runs("octo/repo", pr.head_sha)) == 4, "the second delivery did not rescan"
+
+
+async def test_annotations_github_refuses_do_not_leave_the_run_in_progress(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    """GitHub answers 422 for a whole update when it dislikes one annotation: the run still completes."""
+    async with Stack(github_double, redis_url, redis_prefix, max_attempts=3) as stack:
+        inst = stack.repo()
+        pr = github_double.create_pull_request("octo/repo", changes={
+            "leak.py": (None, b"T = '%s'\n" % github_token().encode()),
+        })
+        listing = github_double.faults.slow(1.0, method="GET", path_regex=r"/pulls/\d+/files")
+        await stack.deliver("pull_request", pr_payload(pr, inst))
+        await stack.until(lambda: len(github_double.check_runs("octo/repo", pr.head_sha)) == 4
+                          and listing.hits == 1)
+        secrets_id = github_double.check_run("octo/repo", pr.head_sha, "prguard/secrets").id
+        # the completing PATCH (it carries the annotation) is refused; one without annotations would pass
+        github_double.faults.add(
+            method="PATCH", path_regex=rf"/check-runs/{secrets_id}$", status=422, times=1,
+            body={"message": "Validation Failed",
+                  "errors": [{"resource": "CheckRun", "code": "invalid", "field": "annotations"}]},
+        )
+        runs = await stack.completed(pr.head_sha)
+    run = runs["prguard/secrets"]
+    assert (run.conclusion, run.title) == ("failure", "1 blocking finding")
+    assert run.annotations == []
+    assert "GitHub refused this run's inline annotations" in run.summary
+    assert "leak.py:1" in run.summary, "the table still shows the finding"
+    assert {r.conclusion for n, r in runs.items() if n != "prguard/secrets"} == {"neutral"}
+    assert len(github_double.check_runs("octo/repo", pr.head_sha)) == 4, "completed in the first attempt"
+
+
+async def test_a_force_push_mid_scan_cancels_the_old_heads_runs_instead_of_posting_them(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    """The push's own delivery has not arrived yet: the files list (new head) gives the push away."""
+    async with Stack(github_double, redis_url, redis_prefix) as stack:
+        inst = stack.repo()
+        pr = github_double.create_pull_request("octo/repo", changes={"a.py": (None, b"x = 1\n")})
+        old_head = pr.head_sha
+        github_double.faults.slow(1.0, method="GET", path_regex=r"/pulls/\d+/files")
+        await stack.deliver("pull_request", pr_payload(pr, inst))
+        await stack.until(lambda: len(github_double.check_runs("octo/repo", old_head)) == 4)
+        new_head = github_double.push("octo/repo", pr.number, {
+            "b.py": b"T = '%s'\n" % github_token().encode(),
+        })
+        old_runs = await stack.completed(old_head)
+    assert {(r.conclusion, r.title) for r in old_runs.values()} == {
+        ("cancelled", "Superseded by a newer push")
+    }
+    assert all(new_head[:12] in r.summary for r in old_runs.values())
+    assert not github_double.requests(path_regex=r"/contents/b\.py"), "nothing read at a mixed-up head"
+
+
+async def test_a_deleted_base_branch_reads_the_policy_at_the_base_sha_not_the_defaults(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    """A 404 for an unknown *ref* is not "no policy": the stricter base policy must still apply."""
+    async with Stack(github_double, redis_url, redis_prefix) as stack:
+        inst = stack.repo()
+        github_double.set_content("octo/repo", ".github/prguard.yml", b"checks:\n  secrets: false\n",
+                                  ref="main")
+        pr = github_double.create_pull_request("octo/repo", changes={
+            "leak.py": (None, b"T = '%s'\n" % github_token().encode()),
+        })
+        with github_double.state.lock:
+            del github_double.state.repo("octo/repo").branches["main"]
+        await stack.deliver("pull_request", pr_payload(pr, inst))
+        runs = await stack.completed(pr.head_sha)
+    assert runs["prguard/secrets"].conclusion == "neutral"
+    reads = github_double.requests(method="GET", path_regex=r"/contents/\.github/prguard\.yml")
+    assert [(parse_qs(r.query)["ref"][0], r.status) for r in reads] == [("main", 404), (pr.base_sha, 200)]
+
+
+async def test_one_run_failing_to_post_does_not_strand_the_others_in_progress(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    """The job keeps its HTTP client open until every run's update has settled, failed or not."""
+    async with Stack(github_double, redis_url, redis_prefix, max_attempts=1) as stack:
+        inst = stack.repo()
+        pr = github_double.create_pull_request("octo/repo", changes={"a.py": (None, b"x = 1\n")})
+        listing = github_double.faults.slow(1.0, method="GET", path_regex=r"/pulls/\d+/files")
+        await stack.deliver("pull_request", pr_payload(pr, inst))
+        await stack.until(lambda: len(github_double.check_runs("octo/repo", pr.head_sha)) == 4
+                          and listing.hits == 1)
+        secrets_id = github_double.check_run("octo/repo", pr.head_sha, "prguard/secrets").id
+        # GitHub fails that run's update (first try and 3 retries) while the others' are slow to answer
+        github_double.faults.add(method="PATCH", path_regex=rf"/check-runs/{secrets_id}$", status=500,
+                                 times=4)
+        github_double.faults.slow(1.5, method="PATCH", path_regex=r"/check-runs/\d+$")
+        runs = await stack.completed(pr.head_sha, timeout=30)
+    assert runs["prguard/secrets"].conclusion == "failure"
+    assert "could not finish" in runs["prguard/secrets"].summary
+    for name in ("prguard/dependencies", "prguard/iac", "prguard/prompt-safety"):
+        assert (runs[name].conclusion, runs[name].title) == ("neutral", "Not yet available")
+    assert len(github_double.check_runs("octo/repo", pr.head_sha)) == 4
+
+
+async def test_a_policy_over_1_mb_on_the_base_fails_the_runs_instead_of_passing_as_no_policy(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    """The contents API's JSON carries no content over 1 MB: the raw media type must be used."""
+    async with Stack(github_double, redis_url, redis_prefix) as stack:
+        inst = stack.repo()
+        huge = b"checks:\n  secrets: false\n" + b"# padding\n" * 120_000
+        github_double.set_content("octo/repo", ".github/prguard.yml", huge, ref="main")
+        pr = github_double.create_pull_request("octo/repo", changes={"a.py": (None, b"x = 1\n")})
+        await stack.deliver("pull_request", pr_payload(pr, inst))
+        runs = await stack.completed(pr.head_sha)
+    for run in runs.values():
+        assert run.conclusion == "failure"
+        assert "policy too large" in run.summary
+
+
+async def test_files_beyond_githubs_listing_limit_fail_the_run_instead_of_passing(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GitHub lists at most 3,000 files of a PR (scaled down here to 2): the rest were never scanned."""
+    from tests.github_double import routes
+
+    monkeypatch.setattr(routes, "MAX_FILES", 2)
+    async with Stack(github_double, redis_url, redis_prefix) as stack:
+        inst = stack.repo()
+        pr = github_double.create_pull_request("octo/repo", changes={
+            "a.py": (None, b"x = 1\n"), "b.py": (None, b"y = 2\n"),
+            "z.py": (None, b"T = '%s'\n" % github_token().encode()),  # sorted last: not listed
+        })
+        await stack.deliver("pull_request", pr_payload(pr, inst))
+        runs = await stack.completed(pr.head_sha)
+    run = runs["prguard/secrets"]
+    assert (run.conclusion, run.title) == ("failure", "Not fully scanned: 1 file not listed by GitHub")
+    assert "1 file was not scanned" in run.summary and "(1 more files)" in run.summary
+
+
+async def test_a_late_rerun_of_an_older_head_does_not_scan_the_prs_newer_files_under_the_old_sha(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    """GitHub is the record: a head no longer the PR's is not scanned (its files are another commit's)."""
+    async with Stack(github_double, redis_url, redis_prefix) as stack:
+        inst = stack.repo()
+        pr = github_double.create_pull_request("octo/repo", changes={"a.py": (None, b"x = 1\n")})
+        old_head = pr.head_sha
+        await stack.deliver("pull_request", pr_payload(pr, inst))
+        old_runs = await stack.completed(old_head)
+        new_head = github_double.push("octo/repo", pr.number, {
+            "a.py": b"x = 2\n", "leak.py": b"T = '%s'\n" % github_token().encode(),
+        })
+        await stack.deliver("pull_request", pr_payload(pr, inst, action="synchronize", head_sha=new_head,
+                                                       updated_at="2026-01-01T00:05:00Z"))
+        assert (await stack.completed(new_head))["prguard/secrets"].conclusion == "failure"
+        # "Re-run" clicked on the old commit's run, with the PR listed (a same-repository PR)
+        rerun = _point_at(fixture_payload("check_run", "rerequested"), inst)
+        rerun["check_run"]["head_sha"] = old_head
+        rerun["check_run"]["check_suite"]["head_sha"] = old_head
+        rerun["check_run"]["pull_requests"] = [{
+            "number": pr.number, "head": {"ref": pr.head_ref, "sha": old_head, "repo": rerun["repository"]},
+            "base": {"ref": pr.base_ref, "sha": pr.base_sha, "repo": rerun["repository"]},
+        }]
+        assert (await stack.deliver("check_run", rerun)).status_code == 202
+        client = redis.Redis.from_url(redis_url)
+        try:
+            await stack.until(lambda: client.xinfo_groups(f"{redis_prefix}:jobs")[0]["pending"] == 0
+                              and client.xinfo_groups(f"{redis_prefix}:jobs")[0]["lag"] == 0)
+        finally:
+            client.close()
+    runs_on_old = github_double.check_runs("octo/repo", old_head)
+    assert len(runs_on_old) == 4, "no new runs were created on the old head"
+    assert {r.id for r in runs_on_old} == {r.id for r in old_runs.values()}
+    assert {r.conclusion for r in runs_on_old} <= {"success", "neutral"}
+
+
+async def test_a_secret_the_base_already_had_is_not_reported_when_its_line_is_only_reindented(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    """Quiet: the App reads the base of a file with hits, so an old secret on an edited line is not new."""
+    old, new = github_token(), github_token()
+    async with Stack(github_double, redis_url, redis_prefix) as stack:
+        inst = stack.repo()
+        base = b"def f():\n    T = '%s'\n" % old.encode()
+        head = b"def f():\n        T = '%s'\n\nN = '%s'\n" % (old.encode(), new.encode())
+        pr = github_double.create_pull_request("octo/repo", changes={"app.py": (base, head)})
+        await stack.deliver("pull_request", pr_payload(pr, inst))
+        runs = await stack.completed(pr.head_sha)
+    run = runs["prguard/secrets"]
+    assert [(a["path"], a["start_line"]) for a in run.annotations] == [("app.py", 4)], \
+        "only the secret the PR added is reported, not the re-indented one the base had"

@@ -128,3 +128,29 @@ def test_special_reports() -> None:
     assert "Re-run" in failed.summary
     cancelled = report_cancelled("secrets", "f" * 40)
     assert cancelled.conclusion == "cancelled" and "ffffffffffff" in cancelled.summary
+
+
+def test_summary_says_how_to_fix_each_rule_once() -> None:
+    report = report_for_result(result(finding(3), finding(9)), fail_on=Severity.HIGH, blob_base=BLOB)
+    assert "### How to fix" in report.summary
+    assert report.summary.count("- `github-token`: Revoke it.") == 1
+
+
+def test_files_github_did_not_list_never_pass() -> None:
+    """Padding a PR past GitHub's 3,000-file listing must not hide the rest behind a green check."""
+    clean = report_for_result(result(), fail_on=Severity.HIGH, unlisted=2000)
+    assert clean.conclusion == "failure"
+    assert clean.title == "Not fully scanned: 2000 files not listed by GitHub"
+    assert "2000 files were not scanned" in clean.summary
+    blocking = report_for_result(result(finding(1)), fail_on=Severity.HIGH, unlisted=5)
+    assert (blocking.conclusion, blocking.title) == ("failure", "1 blocking finding")
+    assert report_for_result(result(), fail_on=Severity.HIGH).conclusion == "success"
+
+
+def test_every_policy_problem_is_listed_with_its_line() -> None:
+    problems = (".github/prguard.yml line 2: fail_on: 'urgent' is not one of critical, high",
+                ".github/prguard.yml line 5: checks: unknown check 'secrts'")
+    report = report_policy_error("secrets", "fail_on: 'urgent' is not one of critical, high", 2, "main",
+                                 problems=problems)
+    assert "line 2" in report.title
+    assert all(f"- {p}" in report.summary for p in problems)

@@ -9,9 +9,10 @@ import pytest
 
 from checks.change import Change, ChangedFile, FileStatus, LineSet
 from checks.engine import run_check
-from checks.finding import Finding, Severity, Skipped, make_fingerprint
+from checks.finding import Finding, Severity, Skipped
 from checks.git_change import change_from_git
 from checks.secrets import SecretsCheck
+from checks.secrets.check import secret_fingerprint
 from checks.secrets.rules import RULES
 from tests.secrets_keys import CASES, NEGATIVES, private_key_pem, rand, truncated
 
@@ -50,7 +51,7 @@ def test_each_detector_finds_a_generated_key_once_with_its_rule(case):
     f = findings[0]
     rule = RULES[case.rule_id]
     assert f.check == "secrets" and f.severity is rule.severity and f.severity.at_least(Severity.HIGH)
-    assert f.fingerprint == make_fingerprint(case.rule_id, "app/settings.py", key)
+    assert f.fingerprint == secret_fingerprint(case.rule_id, "app/settings.py", key)
     assert "CWE-798" in f.metadata["cwe"]
     if rule.llm:
         assert "LLM02:2025" in f.metadata["owasp"]

@@ -91,6 +91,16 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
             {"PRGUARD_MAX_ATTEMPTS": "0", "GITHUB_APP_ID": "1"},
             "PRGUARD_MAX_ATTEMPTS must be >= 1",
         ),
+        (  # used to pass validation and die later in a traceback
+            ["serve"],
+            {"GITHUB_WEBHOOK_SECRET": "s3cret-value", "REDIS_URL": "redis://:hunter2-pw@cache:63x79/0"},
+            "REDIS_URL is not a valid Redis URL (redis://[[user]:password@]host[:port][/db])",
+        ),
+        (
+            ["worker"],
+            {"GITHUB_APP_ID": "1", "REDIS_URL": "rediss://:hunter2-pw@cache:port/0"},
+            "REDIS_URL is not a valid Redis URL (redis://[[user]:password@]host[:port][/db])",
+        ),
     ],
 )
 def test_a_bad_setting_stops_start_up_with_one_line_and_exit_2(
@@ -100,6 +110,24 @@ def test_a_bad_setting_stops_start_up_with_one_line_and_exit_2(
     assert result.returncode == 2
     assert result.stderr == f"prguard: configuration error: {message}\n"
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", [["serve"], ["worker"]])
+def test_a_dotenv_file_that_is_not_utf8_is_named_not_blamed_on_port(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """The decode error is a ValueError: `prguard serve` reported "PORT must be an integer", the worker a
+    traceback."""
+    (tmp_path / ".env").write_bytes(b"GITHUB_WEBHOOK_SECRET=caf\xe9-secret-value\n")
+    result = run_cli(command, {}, tmp_path)
+    assert result.returncode == 2
+    message = ".env in the working directory cannot be read as UTF-8 text"
+    assert result.stderr == f"prguard: configuration error: {message}\n"
+
+
+def test_the_redis_password_is_kept_out_of_logs(clean_env: Path) -> None:
+    load_settings("any", redis_url="rediss://default:redis-pw-Zq81x7@cache.example.com:6380/0")
+    assert "redis-pw-Zq81x7" not in scrub("Error connecting with redis-pw-Zq81x7")
 
 
 def test_the_worker_needs_no_webhook_secret_and_the_receiver_no_app_key(clean_env: Path, pem: str) -> None:

@@ -212,6 +212,29 @@ def test_a_newer_push_moves_the_prs_head_and_a_late_older_one_does_not(
     assert db.hget(f"{redis_prefix}:head:codertocat/hello-world#2", "sha") == "2" * 40
 
 
+def test_two_pushes_in_the_same_second_arriving_out_of_order_keep_the_newer_head(
+    receiver: ServedApp, db: redis.Redis, redis_prefix: str
+) -> None:
+    """`updated_at` has one-second resolution: X -> Y -> Z pushed within a second, Z delivered before Y. The
+    tie used to go to the last delivery (Y), so Z, the PR's real head, was cancelled as superseded."""
+    same_second = "2026-05-01T10:00:07Z"
+
+    def push(before: str, after: str) -> bytes:
+        payload = fixture_payload("pull_request", "synchronize")
+        payload["before"], payload["after"] = before, after
+        payload["pull_request"]["head"]["sha"] = after
+        payload["pull_request"]["updated_at"] = same_second
+        return json_body(payload)
+
+    x, y, z = "1" * 40, "2" * 40, "3" * 40
+    assert send(receiver.url, "pull_request", push(y, z), SECRET).status_code == 202
+    assert send(receiver.url, "pull_request", push(x, y), SECRET).status_code == 202
+    assert db.hget(f"{redis_prefix}:head:codertocat/hello-world#2", "sha") == z
+    w = "4" * 40  # in order, a tie still moves the head forward
+    assert send(receiver.url, "pull_request", push(z, w), SECRET).status_code == 202
+    assert db.hget(f"{redis_prefix}:head:codertocat/hello-world#2", "sha") == w
+
+
 def test_a_failed_enqueue_leaves_no_dedupe_mark_so_redelivery_works(
     receiver: ServedApp, db: redis.Redis, redis_prefix: str
 ) -> None:
@@ -245,6 +268,25 @@ def test_redis_down_gives_503_and_the_receiver_recovers(
         assert send(server.url, "pull_request", body, SECRET, "during-outage").status_code == 202
         client = redis.Redis.from_url(private_redis.url)
         assert client.xlen(f"{redis_prefix}:jobs") == 1
+        client.close()
+    finally:
+        server.stop()
+
+
+def test_a_redis_restart_between_deliveries_costs_no_delivery(
+    private_redis: RedisServer, redis_prefix: str
+) -> None:
+    """Redis restarted (or dropped idle clients, as managed Redis does) while no delivery came in: the
+    pooled connection was stale and the next delivery got a 503, which GitHub does not redeliver itself."""
+    server = start_receiver(private_redis.url, redis_prefix)
+    body = fixture_body("pull_request", "opened")
+    try:
+        assert send(server.url, "pull_request", body, SECRET, "before-restart").status_code == 202
+        private_redis.stop()
+        private_redis.start()  # same port, empty
+        assert send(server.url, "pull_request", body, SECRET, "after-restart").status_code == 202
+        client = redis.Redis.from_url(private_redis.url, decode_responses=True)
+        assert [f["delivery_id"] for _id, f in client.xrange(f"{redis_prefix}:jobs")] == ["after-restart"]
         client.close()
     finally:
         server.stop()

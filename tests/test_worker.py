@@ -4,6 +4,8 @@ heartbeats, a worker killed mid-job, and graceful stops."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 import redis as redis_sync
 from redis.asyncio import Redis
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.jobs import Job
 from bot.log import add_sensitive
@@ -130,6 +133,37 @@ async def test_a_late_redelivery_of_an_older_push_does_not_unsupersede(queue: Jo
     assert sorted(handler.calls) == [("cancel", "old", 1), ("process", "new", 1)]
 
 
+async def test_a_check_suite_for_the_real_head_runs_even_when_its_synchronize_was_lost(
+    queue: JobQueue,
+) -> None:
+    """The synchronize for head 2 never reached the queue (answered 503; GitHub does not retry), so the
+    record still says head 1. The check suite (and any re-run) for head 2 used to be cancelled against that
+    stale record, leaving no check run at all on the PR's real head."""
+    await queue.enqueue(make_job("opened", head_sha="1" * 40), updated_at="2026-01-01T00:00:00Z")
+    handler = RecordingHandler()
+    worker = worker_for(queue, handler)
+    assert await worker.run_once() == 1
+    suite = dataclasses.replace(make_job("suite", head_sha="2" * 40), event="check_suite", action="requested")
+    rerun = dataclasses.replace(suite, delivery_id="rerun", action="rerequested")
+    await queue.enqueue(suite)
+    await queue.enqueue(rerun)
+    assert await worker.run_once() == 2
+    assert sorted(handler.calls) == [
+        ("process", "opened", 1), ("process", "rerun", 1), ("process", "suite", 1)
+    ]
+    assert handler.current_after_sleep == [True, True, True]
+
+
+async def test_a_check_suite_queued_before_a_newer_push_is_superseded(queue: JobQueue) -> None:
+    suite = dataclasses.replace(make_job("suite", head_sha="1" * 40), event="check_suite", action="requested")
+    await queue.enqueue(suite)
+    await queue.enqueue(make_job("pushed", head_sha="2" * 40, action="synchronize"),
+                        updated_at="2026-01-01T00:05:00Z")
+    handler = RecordingHandler()
+    assert await worker_for(queue, handler).run_once() == 2
+    assert sorted(handler.calls) == [("cancel", "suite", 1), ("process", "pushed", 1)]
+
+
 async def test_is_current_turns_false_when_a_newer_head_arrives_mid_job(queue: JobQueue) -> None:
     handler = RecordingHandler(sleep=0.3)
     worker = worker_for(queue, handler, visibility=2.0)
@@ -193,6 +227,71 @@ async def test_heartbeat_never_takes_back_an_entry_another_worker_reclaimed(queu
     assert await queue.heartbeat("b", [entry.entry_id]) == [entry.entry_id]
 
 
+class StallingQueue(JobQueue):
+    """A real queue whose heartbeats time out while `stalled` is set, as when Redis or the worker's event
+    loop stalls past the visibility timeout."""
+
+    stalled = False
+
+    async def heartbeat(self, consumer: str, entry_ids: list[str]) -> list[str]:
+        if self.stalled:
+            raise RedisTimeoutError("Timeout reading from redis")
+        return await super().heartbeat(consumer, entry_ids)
+
+
+async def test_a_worker_that_lost_its_job_to_a_reclaim_stops_its_own_copy(
+    queue: JobQueue, redis: Redis, redis_prefix: str
+) -> None:
+    """Before, both the stalled owner and the worker that reclaimed the job ran it to the end and posted."""
+    owner_queue = StallingQueue(redis, prefix=redis_prefix, maxlen=1000)
+    owner_handler = RecordingHandler(sleep=3.0)
+    owner = worker_for(owner_queue, owner_handler, visibility=0.6, reclaim_interval=60)
+    await queue.enqueue(make_job("stalled"))
+    stop = asyncio.Event()
+    runner = asyncio.create_task(owner.run(stop))
+    try:
+        await asyncio.wait_for(owner_handler.started.wait(), 5)
+        owner_queue.stalled = True
+        await asyncio.sleep(0.8)  # idle past the visibility timeout: another worker takes it over
+        [taken] = await queue.reclaim("thief", min_idle_ms=600, count=1)
+        assert taken.job is not None and taken.job.attempt == 2
+        owner_queue.stalled = False
+        deadline = time.monotonic() + 3
+        while owner.running:
+            assert time.monotonic() < deadline, "the owner kept running a job it no longer holds"
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, 5)
+    assert owner_handler.current_after_sleep == []  # it never reached the point of posting
+    [pending] = await redis.xpending_range(queue.stream, queue.group, min="-", max="+", count=10)
+    assert pending["consumer"] == b"thief"  # still held (not acked) for the worker that reclaimed it
+
+
+async def test_a_running_job_whose_entry_vanished_with_a_redis_restart_still_finishes(
+    queue: JobQueue, redis: Redis
+) -> None:
+    """Redis restarted empty (no persistence) mid-job: nobody else holds the job any more, so the worker
+    must not mistake the missing entry for a reclaim by another worker and drop its copy."""
+    handler = RecordingHandler(sleep=1.0)
+    worker = worker_for(queue, handler, visibility=0.3, reclaim_interval=60)
+    await queue.enqueue(make_job("mid-restart"))
+    stop = asyncio.Event()
+    runner = asyncio.create_task(worker.run(stop))
+    try:
+        await asyncio.wait_for(handler.started.wait(), 5)
+        await redis.delete(queue.stream)  # what an empty restarted Redis looks like to this worker
+        await queue.ensure_group()
+        deadline = time.monotonic() + 5
+        while not handler.current_after_sleep:
+            assert time.monotonic() < deadline and worker.running, "the job was dropped"
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, 5)
+    assert handler.calls == [("process", "mid-restart", 1)] and handler.current_after_sleep == [True]
+
+
 def test_consumer_names_are_unique_per_process() -> None:
     names = {consumer_name() for _ in range(50)}
     assert len(names) == 50
@@ -201,7 +300,7 @@ def test_consumer_names_are_unique_per_process() -> None:
 
 # --- worker processes -------------------------------------------------------------------------------------
 def start_worker(
-    redis_url: str, prefix: str, sleep: float, visibility: float, grace: float
+    redis_url: str, prefix: str, sleep: float, visibility: float, grace: float, thread: bool = False
 ) -> subprocess.Popen:
     return subprocess.Popen(
         [
@@ -213,6 +312,7 @@ def start_worker(
             str(sleep),
             str(visibility),
             str(grace),
+            *(["thread"] if thread else []),
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -302,6 +402,35 @@ async def test_sigterm_hands_a_long_job_back_for_another_worker_at_once(
     assert await queue.pending_count() == 0
 
 
+async def test_sigterm_exits_within_the_grace_even_while_a_scan_thread_runs(
+    redis_url: str, redis: Redis, queue: JobQueue, redis_prefix: str
+) -> None:
+    """A cancelled job cannot stop the thread its scan runs in; the process used to wait for that thread
+    (asyncio.run, then the interpreter joined it) and overran the platform's kill deadline."""
+    log_key = f"{redis_prefix}:test-log"
+    proc = start_worker(redis_url, redis_prefix, sleep=30, visibility=60.0, grace=0.3, thread=True)
+    try:
+        await queue.enqueue(make_job("scan"))
+        await wait_for_log(redis, log_key, lambda e: any(x.startswith("start:scan:1") for x in e))
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        elapsed = time.monotonic() - started
+        err = proc.stderr.read().decode() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert elapsed < 4, elapsed  # grace 0.3 s + 1 s linger, not the 30 s the scan thread would take
+    assert '"event": "worker.handed_back"' in err and '"event": "worker.exit_abandoning_threads"' in err
+    [handed] = [json.loads(line) for line in err.splitlines() if '"event": "job.handed_back"' in line]
+    job_fields = (handed["delivery"], handed["repo"], handed["pr"], handed["head_sha"])
+    assert job_fields == ("scan", "acme/shop", 7, "a" * 40)  # a job-related line names its job
+    handler = RecordingHandler()
+    assert await Worker(queue, handler, visibility_timeout=60.0, block_ms=10).run_once() == 1
+    assert handler.calls == [("process", "scan", 2)]
+
+
 async def test_the_worker_survives_a_redis_outage(private_redis: RedisServer, redis_prefix: str) -> None:
     client = Redis.from_url(private_redis.url, socket_connect_timeout=1, socket_timeout=2)
     queue = JobQueue(client, prefix=redis_prefix)
@@ -374,3 +503,28 @@ def test_prguard_worker_starts_with_the_real_pipeline_and_stops_on_sigterm(
     assert '"event": "worker.start"' in events[0] and '"concurrency": 2' in events[0]
     assert '"event": "worker.stop"' in events[-1]
     assert "PRIVATE KEY" not in err
+
+
+async def test_a_poison_entry_that_is_not_utf8_is_dead_lettered_and_blocks_nothing(
+    queue: JobQueue, redis: Redis
+) -> None:
+    """Read in one batch with a good job, bytes that are not UTF-8 used to fail the whole read, and then
+    every reclaim sweep (which returns the oldest entry first): no stalled job was ever taken over again."""
+    await queue.ensure_group()
+    await redis.xadd(queue.stream, {b"delivery_id": b"\xff\xfe", b"event": b"pull_request"})
+    await queue.enqueue(make_job("good"))
+    handler = RecordingHandler()
+    worker = worker_for(queue, handler)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(worker.run(stop))
+    deadline = time.monotonic() + 5
+    while not handler.calls or await redis.xlen(queue.dead) < 1:
+        assert time.monotonic() < deadline and not runner.done(), handler.calls
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(runner, 5)
+    assert handler.calls == [("process", "good", 1)]
+    [(_id, fields)] = await redis.xrange(queue.dead)
+    assert fields[b"delivery_id"] == b"\\xff\\xfe"
+    assert fields[b"reason"] == b"malformed stream entry: not a prguard job"
+    assert await queue.pending_count() == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -48,17 +49,21 @@ class RedisLogHandler:
     """For worker subprocesses: appends `method:delivery:attempt:pid` to the list `{prefix}:test-log` so the
     test (another process) can see what happened, and sleeps `sleep` seconds inside `process`."""
 
-    def __init__(self, redis: Redis, prefix: str, sleep: float) -> None:
+    def __init__(self, redis: Redis, prefix: str, sleep: float, in_thread: bool = False) -> None:
         self.redis = redis
         self.key = f"{prefix}:test-log"
         self.sleep = sleep
+        self.in_thread = in_thread    # sleep in a thread, like a scan: cancelling the job cannot stop it
 
     async def _record(self, what: str, job: Job) -> None:
         await self.redis.rpush(self.key, f"{what}:{job.delivery_id}:{job.attempt}:{os.getpid()}")  # type: ignore[misc]
 
     async def process(self, job: Job, is_current: IsCurrent) -> None:
         await self._record("start", job)
-        await asyncio.sleep(self.sleep)
+        if self.in_thread:
+            await asyncio.to_thread(time.sleep, self.sleep)
+        else:
+            await asyncio.sleep(self.sleep)
         await self._record("done", job)
 
     async def fail(self, job: Job, reason: str) -> None:

@@ -1,6 +1,7 @@
 """A worker process for tests that kill or stop workers: `python -m tests.worker_proc REDIS_URL PREFIX
-SLEEP VISIBILITY GRACE`. It runs the real `bot.worker.Worker` (with its signal handling) around a
-`RedisLogHandler`, whose records the test reads from Redis."""
+SLEEP VISIBILITY GRACE [thread]`. It runs the real `bot.worker.Worker` (with its signal handling, under
+`bot.worker.run_service` as `prguard worker` does) around a `RedisLogHandler`, whose records the test reads
+from Redis; with `thread`, the handler's sleep is a blocking call in a thread, as a scan is."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from redis.asyncio import Redis
 
 from bot.log import configure
 from bot.queue import JobQueue
-from bot.worker import Worker, install_stop_signals
+from bot.worker import Worker, install_stop_signals, run_service
 from tests.worker_handlers import RedisLogHandler
 
 
-async def main(redis_url: str, prefix: str, sleep: float, visibility: float, grace: float) -> int:
+async def main(redis_url: str, prefix: str, sleep: float, visibility: float, grace: float,
+               in_thread: bool = False) -> int:
     redis = Redis.from_url(redis_url)
-    worker = Worker(JobQueue(redis, prefix=prefix), RedisLogHandler(redis, prefix, sleep), concurrency=2,
+    handler = RedisLogHandler(redis, prefix, sleep, in_thread=in_thread)
+    worker = Worker(JobQueue(redis, prefix=prefix), handler, concurrency=2,
                     visibility_timeout=visibility, max_attempts=3, shutdown_grace=grace, block_ms=100)
     stop = asyncio.Event()
     install_stop_signals(stop)
@@ -30,4 +33,5 @@ async def main(redis_url: str, prefix: str, sleep: float, visibility: float, gra
 if __name__ == "__main__":
     configure("INFO")
     url, prefix, sleep, visibility, grace = sys.argv[1:6]
-    sys.exit(asyncio.run(main(url, prefix, float(sleep), float(visibility), float(grace))))
+    in_thread = sys.argv[6:7] == ["thread"]
+    sys.exit(run_service(main(url, prefix, float(sleep), float(visibility), float(grace), in_thread)))

@@ -44,7 +44,8 @@ _SECURITY_SEVERITY = {
 
 
 def _uri(path: str) -> str:
-    return quote(path, safe="/")
+    """Percent-encoded relative URI; a file name that is not UTF-8 keeps its raw bytes (`%FF`)."""
+    return quote(path.encode("utf-8", "surrogateescape"), safe="/")
 
 
 def _rule_name(rule_id: str) -> str:

@@ -6,6 +6,7 @@ NO_COLOR, decided by the caller), so piped output and files stay plain.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from itertools import groupby
@@ -24,6 +25,14 @@ _STYLE = {
 }
 _BOLD, _DIM = "\033[1m", "\033[2m"
 _ORDER = [Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO]
+#: C0/C1 controls, DEL and Unicode bidi/line controls: in a file name a PR chooses, they could move the
+#: cursor, clear or recolour lines, or reorder text, hiding a finding from the person reading the terminal.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _safe(text: str) -> str:
+    """Text a PR controls (paths, messages that quote them), with control characters made visible."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def render(report: ScanReport, *, color: bool = False) -> str:
@@ -32,24 +41,25 @@ def render(report: ScanReport, *, color: bool = False) -> str:
 
     lines: list[str] = []
     findings = report.findings()
-    width = max((len(f"{f.path}:{f.line}") for f in findings), default=0)
+    width = max((len(f"{_safe(f.path)}:{f.line}") for f in findings), default=0)
     explained: set[str] = set()
     for path, group in groupby(findings, key=lambda f: f.path):
-        lines.append(paint(path, _BOLD))
+        lines.append(paint(_safe(path), _BOLD))
         for f in group:
-            where = f"{f.path}:{f.line}".ljust(width)
+            where = f"{_safe(f.path)}:{f.line}".ljust(width)
             severity = paint(f.severity.value.ljust(8), _STYLE[f.severity])
             lines.append(f"  {where}  {severity}  {f.rule_id}  {f.title}")
-            lines.extend(f"      {part}" for part in f.message.splitlines() if part.strip())
+            lines.extend(f"      {part}" for part in _safe(f.message).splitlines() if part.strip())
             if f.remediation and f.rule_id not in explained:  # once per rule: a long fix is noise repeated
                 explained.add(f.rule_id)
                 lines.append(paint(f"      fix: {' '.join(f.remediation.split())}", _DIM))
         lines.append("")
     lines.append(_summary(report, paint))
     for item in report.skipped():
-        lines.append(f"skipped {item.path}: {item.reason}")
+        lines.append(f"skipped {_safe(item.path)}: {_safe(item.reason)}")
     for result in report.errors():
-        lines.append(paint(f"error: check {result.check} did not finish: {scrub(result.error or '')}", _BOLD))
+        error = _safe(scrub(result.error or ""))
+        lines.append(paint(f"error: check {result.check} did not finish: {error}", _BOLD))
     notes = []
     if report.unavailable:
         notes.append(f"not available yet: {', '.join(report.unavailable)}")

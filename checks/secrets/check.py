@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 
-from checks.change import ChangedFile, FileStatus, looks_binary
+from checks.change import ChangedFile, FileStatus, LineSet, looks_binary
 from checks.finding import Finding, Skipped, make_fingerprint
 from checks.redact import redact
+from checks.secrets.filters import alphabet_of
 from checks.secrets.rules import RULES
-from checks.secrets.scanner import Hit, scan_bytes
+from checks.secrets.scanner import GENERIC, Hit, scan_bytes
+
+#: Keyword and entropy findings listed per file. A data file with thousands of them is one problem, not
+#: thousands; the cap also bounds the slow fingerprints of short secrets (see `secret_fingerprint`).
+MAX_GUESSES_PER_FILE = 200
 
 
 class SecretsScanError(RuntimeError):
@@ -47,7 +55,17 @@ class SecretsCheck:
                 raise SecretsScanError(f"secrets scan failed on {file.path} ({type(exc).__name__})") from None
             finally:
                 file.release()
-            for hit in scan.hits:
+            hits = _new_hits(file, scan.hits)
+            guesses = [h for h in hits if h.source in GENERIC]
+            if len(guesses) > MAX_GUESSES_PER_FILE:
+                dropped = {id(h) for h in guesses[MAX_GUESSES_PER_FILE:]}
+                hits = [h for h in hits if id(h) not in dropped]
+                yield Skipped(
+                    file.path,
+                    f"partly reported: {len(guesses)} keyword/entropy findings, only the first "
+                    f"{MAX_GUESSES_PER_FILE} are listed (format-exact key findings are all listed)",
+                )
+            for hit in hits:
                 yield to_finding(file.path, hit)
             if scan.budget_line is not None:
                 yield Skipped(
@@ -62,6 +80,31 @@ class SecretsCheck:
                     f"partly scanned: on long line(s) {shown} keyword and entropy detectors saw only the "
                     "first candidate windows (format-exact key detectors scanned every line)",
                 )
+
+
+#: Base versions larger than this are not re-scanned to tell old secrets from new: the findings then stay.
+BASE_COMPARE_MAX_BYTES = 8 * 1024 * 1024
+
+
+def _new_hits(file: ChangedFile, hits: list[Hit]) -> list[Hit]:
+    """Drop hits whose secret (same rule, same value) the base version of the file already held.
+
+    An added line is not always new content: re-indenting a block, a whitespace-only edit, moving a line
+    within the file, or renaming a file with edits all put an old secret on an "added" line. The secret was
+    in the repository before this change, so reporting it would be backlog, not what the change introduced.
+    Only files with hits pay for the second scan; if it fails, every hit stays (loud, never silent).
+    """
+    if not hits or file.status not in (FileStatus.MODIFIED, FileStatus.RENAMED):
+        return hits
+    try:
+        base = file.base_bytes()
+        if base is None or len(base) > BASE_COMPARE_MAX_BYTES or looks_binary(base):
+            return hits
+        lines = base.count(b"\n") + (0 if base.endswith(b"\n") or not base else 1)
+        old = {(h.rule_id, h.value) for h in scan_bytes(file.path, base, LineSet.whole(lines)).hits}
+    except Exception:  # the comparison only ever removes hits: on any failure keep them all
+        return hits
+    return [h for h in hits if (h.rule_id, h.value) not in old]
 
 
 def to_finding(path: str, hit: Hit) -> Finding:
@@ -81,7 +124,7 @@ def to_finding(path: str, hit: Hit) -> Finding:
         title=rule.title,
         message=f"{rule.title} {redact(hit.value)} added in {path} at {where}.",
         remediation=rule.remediation(),
-        fingerprint=make_fingerprint(rule.rule_id, path, hit.value),
+        fingerprint=secret_fingerprint(rule.rule_id, path, hit.value),
         metadata={
             **rule.metadata(),
             "detector": hit.source,
@@ -89,3 +132,36 @@ def to_finding(path: str, hit: Hit) -> Finding:
             "column": hit.start + 1,
         },
     )
+
+
+#: Below this many bits of secret left after redaction, a plain SHA-256 fingerprint can be reversed.
+WEAK_SECRET_BITS = 80
+#: PBKDF2-SHA256 rounds for weak secrets: ~10 ms once per such finding here (a PR with a thousand
+#: hard-coded passwords pays ~10 s), 20,000 times fewer guesses per second for an attacker.
+FINGERPRINT_ROUNDS = 20_000
+
+
+def secret_fingerprint(rule_id: str, path: str, value: str) -> str:
+    """The finding's fingerprint, which must not give the secret away.
+
+    Fingerprints are published (JSON, SARIF uploaded to code scanning, check runs) next to the redacted
+    value, which shows the first 4 characters and the length. For a short secret (a 10-character
+    password) the rest is only ~40 bits, and a fast hash of it would be brute-forced in minutes, so weak
+    values go through a deliberately slow hash first. Still stable: no line number, no random salt.
+    """
+    hidden_bits = max(0, len(value) - 4) * math.log2(alphabet_of(value))
+    if hidden_bits < WEAK_SECRET_BITS:
+        value = _slow_digest(rule_id, path, value)
+    # a file name that is not UTF-8 arrives with surrogate escapes, which `make_fingerprint` cannot encode
+    return make_fingerprint(rule_id, _encodable(path), value)
+
+
+def _encodable(path: str) -> str:
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+@lru_cache(maxsize=4096)
+def _slow_digest(rule_id: str, path: str, value: str) -> str:
+    salt = f"prguard-fingerprint\0{rule_id}\0{_encodable(path)}".encode()
+    digest = hashlib.pbkdf2_hmac("sha256", value.encode("utf-8", "surrogatepass"), salt, FINGERPRINT_ROUNDS)
+    return "pbkdf2:" + digest.hex()

@@ -15,7 +15,10 @@ drops `client = OpenAI(api_key="sk-proj-…")`, the most common way LLM keys app
 
 from __future__ import annotations
 
+import base64
+import binascii
 import itertools
+import json
 import math
 import os
 import re
@@ -131,12 +134,42 @@ def rejected_by_common(value: str) -> bool:
 
 
 def looks_random(value: str, alphabet: int, mixed: bool, not_hex: bool) -> bool:
-    """Format-exact values must look random: documentation fillers have the shape but not the entropy."""
+    """Format-exact values must look random: documentation fillers have the shape but not the entropy.
+
+    `mixed` rejects identifier-like values, not every value without a digit: a random 24-40 character
+    alphanumeric key has no digit 0.1-1.5 % of the time, and dropping those would miss real keys. A value
+    without a digit passes when it mixes upper and lower case and is not made of words.
+    """
     if not_hex and all(c in "0123456789abcdefABCDEF" for c in value):
         return False
-    if mixed and not (_DIGIT.search(value) and _LETTER.search(value)):
+    if mixed and not _LETTER.search(value):
+        return False
+    if mixed and not _DIGIT.search(value) and (value.isupper() or value.islower() or _camel_words(value)):
         return False
     return entropy(value) >= 0.7 * math.log2(max(2, min(len(value), alphabet)))
+
+
+def alphabet_of(value: str) -> int:
+    """The size of the alphabet a value seems drawn from, judged by the character classes it uses.
+
+    For formats whose alphabet is not known up front (detect-secrets' own detectors): a hex token (Twilio,
+    Mailchimp) must be judged against 16 symbols, not 64, or one real key in twenty looks "not random";
+    a Slack token, mostly digits, against the classes it actually uses.
+    """
+    lower_hex = sum(c in "0123456789abcdef" for c in value)
+    upper_hex = sum(c in "0123456789ABCDEF" for c in value)
+    if max(lower_hex, upper_hex) >= 0.8 * len(value):  # hex behind a short prefix: `SK` + 32 hex
+        return 16
+    size = sum(
+        n
+        for n, present in (
+            (10, any(c.isdigit() for c in value)),
+            (26, any(c.islower() for c in value)),
+            (26, any(c.isupper() for c in value)),
+        )
+        if present
+    )
+    return max(2, min(64, size + len({c for c in value if not c.isalnum()})))
 
 
 def rejected_by_generic(value: str, line: str, path: str, plugin: BasePlugin, secret_type: str) -> bool:
@@ -174,6 +207,35 @@ def rejected_by_generic(value: str, line: str, path: str, plugin: BasePlugin, se
         or heuristic.is_likely_id_string(value, line, plugin)
         or heuristic.is_indirect_reference(line)
     )
+
+
+#: Claims of the JWTs documentation copies everywhere (jwt.io's default token, PyJWT's README example).
+_DOC_JWT_CLAIMS = {("sub", "1234567890"), ("name", "John Doe"), ("iat", 1516239022), ("some", "payload")}
+#: A character next to an AWS access key id that shows it is a slice of a longer base64/base32 run.
+_B64_NEIGHBOUR = re.compile(r"[A-Za-z0-9+/]")
+
+
+def is_documentation_jwt(token: str) -> bool:
+    """jwt.io's example token (`{"sub": "1234567890", "name": "John Doe", "iat": 1516239022}`) and its
+    variants are pasted into READMEs and API docs by the thousand; they sign nothing real."""
+    parts = token.split(".")
+    if len(parts) < 2:
+        return False
+    body = parts[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except (binascii.Error, ValueError):
+        return False
+    if not isinstance(claims, dict):
+        return False
+    return any(isinstance(v, str | int) and (k, v) in _DOC_JWT_CLAIMS for k, v in claims.items())
+
+
+def inside_encoded_run(text: str, start: int, end: int) -> bool:
+    """The span continues a longer base64 run on either side (`…yABIARHBEADQCABLQAAQ…` in a wasm blob)."""
+    before = text[start - 1] if start > 0 else ""
+    after = text[end] if end < len(text) else ""
+    return bool(_B64_NEIGHBOUR.fullmatch(before) or _B64_NEIGHBOUR.fullmatch(after))
 
 
 def is_non_text_path(path: str) -> bool:

@@ -315,9 +315,19 @@ def _spans_to_hits(
             continue
         if generic and filters.rejected_by_generic(value, text, path, plugin, plugin.secret_type):
             continue
-        if not generic and name != "PrivateKeyDetector" and not filters.looks_random(value, 64, False, False):
-            continue
         rule_id = _rule_for(plugin.secret_type, value)
+        # an AWS secret has no prefix: the same identifier test as prguard's own AWS secret detector
+        mixed = rule_id == "secrets/aws-secret-access-key"
+        if (
+            not generic
+            and name != "PrivateKeyDetector"
+            and not filters.looks_random(value, filters.alphabet_of(value), mixed, False)
+        ):
+            continue
+        if rule_id == "secrets/aws-access-key-id" and filters.inside_encoded_run(text, start, end):
+            continue
+        if rule_id == "secrets/jwt" and filters.is_documentation_jwt(value):
+            continue
         out.append(Hit(rule_id, value, number, start, end, GENERIC.get(name, _FORMAT_PRIORITY), name))
     return out
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from tests.github_double.state import Tree, git_blob_sha
+from tests.github_double.state import Submodule, Tree, git_blob_sha
 
 NO_NEWLINE = "\\ No newline at end of file\n"
 
@@ -28,6 +28,8 @@ class FileDiff:
     def sha(self) -> str | None:
         """GitHub gives the head blob's SHA (the base blob's for a removed file)."""
         data = self.head if self.head is not None else self.base
+        if isinstance(data, Submodule):
+            return data.decode()  # a gitlink's "blob" is the submodule's commit
         return git_blob_sha(data) if data is not None else None
 
 
@@ -64,9 +66,14 @@ def _lines(data: bytes | None) -> list[str]:
     return data.decode("utf-8", errors="replace").splitlines(keepends=True)
 
 
+def _side(data: bytes | None) -> bytes | None:
+    """Git shows a gitlink as one line naming the submodule's commit."""
+    return b"Subproject commit " + bytes(data) + b"\n" if isinstance(data, Submodule) else data
+
+
 def make_patch(base: bytes | None, head: bytes | None) -> tuple[str, int, int]:
     """(patch, additions, deletions) for text; a line without a final newline gets git's marker."""
-    a, b = _lines(base), _lines(head)
+    a, b = _lines(_side(base)), _lines(_side(head))
     additions = deletions = 0
     parts: list[str] = []
     for line in _without_header(difflib.unified_diff(a, b, n=3, lineterm="\n")):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import posixpath
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -10,7 +12,7 @@ from tests.github_double import api
 from tests.github_double.auth import expires_at_text
 from tests.github_double.diff import compare, file_entry
 from tests.github_double.shapes import PERMISSIONS
-from tests.github_double.state import PullRequest, Repo
+from tests.github_double.state import PullRequest, Repo, Submodule, Symlink
 
 MAX_FILES = 3000
 MAX_JSON_CONTENT = 1024 * 1024
@@ -136,6 +138,14 @@ async def get_content(request: Request) -> Response:
         tree = repo.tree(sha)
         if path in tree:
             data = tree[path]
+            if isinstance(data, Submodule):
+                return JSONResponse(double.urls.content_submodule(repo, path, ref, data))
+            if isinstance(data, Symlink):
+                target = _symlink_target(tree, path, data)
+                if target is None:
+                    return JSONResponse(double.urls.content_symlink(repo, path, ref, data))
+                # GitHub answers a link to a regular file of the repository with that file
+                path, data = target, tree[target]
             if _wants_raw(request):
                 return _raw(data)
             return JSONResponse(double.urls.content_file(repo, path, ref, data, MAX_JSON_CONTENT))
@@ -149,6 +159,18 @@ async def get_content(request: Request) -> Response:
             raise api.ApiError(404, "Not Found")
         items = [double.urls.content_item(repo, name, ref, data) for name, data in sorted(children.items())]
         return JSONResponse(items)
+
+
+def _symlink_target(tree: dict[str, bytes], path: str, link: bytes) -> str | None:
+    """The repository path a symlink points to, when that is a regular file; else None."""
+    target = link.decode("utf-8", "replace")
+    if target.startswith("/"):
+        return None
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+    if resolved.startswith("../") or resolved == "..":
+        return None
+    data = tree.get(resolved)
+    return resolved if data is not None and not isinstance(data, (Symlink, Submodule)) else None
 
 
 async def get_blob(request: Request) -> Response:

@@ -315,6 +315,21 @@ class Urls:
             out.update(content="", encoding="none")
         return out
 
+    def content_symlink(self, repo: Repo, path: str, ref: str, target: bytes) -> dict[str, Any]:
+        """A symlink whose target is not a regular file of the repository (GitHub describes the link)."""
+        out = self.content_item(repo, path, ref, target)
+        out.update(type="symlink", target=target.decode("utf-8", "replace"))
+        return out
+
+    def content_submodule(self, repo: Repo, path: str, ref: str, commit: bytes) -> dict[str, Any]:
+        out = self.content_item(repo, path, ref, commit)
+        sha = commit.decode()
+        git = f"https://github.com/{repo.owner}/{path.rsplit('/', 1)[-1]}/git/trees/{sha}"
+        out.update(type="submodule", size=0, sha=sha, git_url=git, download_url=None,
+                   submodule_git_url=f"https://github.com/{repo.owner}/{path.rsplit('/', 1)[-1]}.git")
+        out["_links"] = {**out["_links"], "git": git}
+        return out
+
     def blob(self, repo: Repo, sha: str, data: bytes) -> dict[str, Any]:
         return {
             "sha": sha,

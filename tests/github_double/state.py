@@ -19,6 +19,18 @@ from typing import Any
 Tree = dict[str, bytes]
 
 
+class Symlink(bytes):
+    """A tree entry that is a symbolic link (git mode 120000): its bytes are the target path, as in git.
+
+    `Symlink(b"../shared/config.yml")` in `files`/`changes` makes the contents API answer as GitHub does:
+    the target file's content when the target is a regular file of the repository, else `type: "symlink"`.
+    """
+
+
+class Submodule(bytes):
+    """A gitlink (git mode 160000): its bytes are the submodule's commit SHA (ASCII hex)."""
+
+
 def git_blob_sha(data: bytes) -> str:
     """The SHA git (and so GitHub) gives a blob: SHA-1 of a `blob <len>\\0` header and the bytes."""
     return hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
@@ -142,7 +154,7 @@ class Repo:
         if sha in self.commits:
             raise ValueError(f"commit {sha} already exists in {self.full_name}")
         for data in overlay.values():
-            if data is not None:
+            if data is not None and not isinstance(data, Submodule):
                 self.add_blob(data)
         self.commits[sha] = Commit(sha, parent, dict(overlay))
         return sha
