@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from githubkit import GitHub
@@ -41,9 +39,8 @@ from bot.report import (
     report_unavailable,
 )
 from checks import registry
-from checks.base import Check
-from checks.change import Change, ChangedFile
-from checks.engine import CheckResult, run_check
+from checks.change import ChangedFile
+from checks.engine import create_checks, run_checks
 
 
 @dataclass(frozen=True)
@@ -314,7 +311,8 @@ class Pipeline:
             else:
                 wanted.append(name)
         # building a check may import engines and load rules: keep that off the event loop too
-        checks, broken = await asyncio.to_thread(_create_checks, wanted)
+        checks, failed = await asyncio.to_thread(create_checks, wanted)
+        broken = {r.check: r for r in failed}
 
         if checks:
             def wants(file: ChangedFile) -> bool:
@@ -327,7 +325,8 @@ class Pipeline:
                                      concurrency=self.options.fetch_concurrency),
                 logger=log, stats=stats,
             )
-            results = await asyncio.to_thread(_run_checks, checks, change, policy.ignores)
+            done = await asyncio.to_thread(run_checks, checks, change, ignore=policy.ignores)
+            results = {r.check: r for r in done}
             results.update(broken)
         else:
             results = dict(broken)
@@ -405,32 +404,3 @@ async def _settle(coros: Iterable[Awaitable[Any]]) -> list[Any]:
 
 def _short(ref: str) -> str:
     return ref[:12] if len(ref) == 40 and all(c in "0123456789abcdef" for c in ref) else ref
-
-
-def _create_checks(names: list[str]) -> tuple[list[Check], dict[str, CheckResult]]:
-    """Instances of the named checks; one that cannot even start is an errored check, never a pass."""
-    checks: list[Check] = []
-    broken: dict[str, CheckResult] = {}
-    for name in names:
-        try:
-            checks.append(registry.create(name))
-        except Exception as exc:
-            broken[name] = CheckResult(check=name, title=registry.TITLES.get(name, name),
-                                       error=f"{type(exc).__name__}: {exc}")
-    return checks, broken
-
-
-def _run_checks(checks: list[Check], change: Change,
-                ignores: Callable[[str, str | None], bool]) -> dict[str, CheckResult]:
-    """Checks concurrently in threads, each with its own view of the policy's ignored paths."""
-    def one(check: Check) -> CheckResult:
-        return run_check(check, change, ignore=partial(_ignore, ignores, check.name))
-
-    if len(checks) == 1:
-        return {checks[0].name: one(checks[0])}
-    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
-        return {r.check: r for r in pool.map(one, checks)}
-
-
-def _ignore(ignores: Callable[[str, str | None], bool], check: str, path: str) -> bool:
-    return ignores(path, check)

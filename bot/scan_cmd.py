@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 from bot import formats
 from bot.formats.report import ScanReport
@@ -18,7 +17,7 @@ from bot.policy import POLICY_PATH, Policy, PolicyError, parse_policy
 from checks import registry
 from checks.base import Check
 from checks.change import DEFAULT_MAX_FILE_BYTES, Change
-from checks.engine import CheckResult, run_check
+from checks.engine import CheckResult, create_checks, run_checks
 from checks.finding import Severity
 from checks.git_change import GitError, change_from_git, find_root, read_at
 
@@ -135,36 +134,16 @@ def load_policy(root: str, base: str) -> Policy:
 
 
 def _create_checks(policy: Policy) -> tuple[list[Check], list[CheckResult], list[str]]:
-    """Instantiate the enabled checks; one that cannot even load becomes an errored result, not a crash."""
-    checks: list[Check] = []
-    failed: list[CheckResult] = []
-    disabled: list[str] = []
-    for name in registry.check_names():
-        if not registry.is_available(name):
-            continue
-        if not policy.enabled(name):
-            disabled.append(name)
-            continue
-        try:
-            checks.append(registry.create(name))
-        except Exception as exc:  # a broken check must be reported, and the others still run
-            title = registry.TITLES.get(name, name)
-            failed.append(
-                CheckResult(check=name, title=title, error=f"could not load: {type(exc).__name__}: {exc}")
-            )
+    """The enabled checks, errored results for any that cannot load, and the names the policy disabled."""
+    available = [n for n in registry.check_names() if registry.is_available(n)]
+    disabled = [n for n in available if not policy.enabled(n)]
+    checks, failed = create_checks([n for n in available if n not in disabled])
     return checks, failed, disabled
 
 
 def run_all(checks: list[Check], change: Change, policy: Policy) -> list[CheckResult]:
     """Run the checks concurrently, each with the policy's ignore_paths for it."""
-
-    def one(check: Check) -> CheckResult:
-        return run_check(check, change, ignore=lambda path: policy.ignores(path, check.name))
-
-    if len(checks) < 2:
-        return [one(c) for c in checks]
-    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
-        return list(pool.map(one, checks))
+    return run_checks(checks, change, ignore=policy.ignores)
 
 
 def _use_color(args: argparse.Namespace) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from checks import registry
 from checks.base import Check
 from checks.change import Change, ChangedFile
 from checks.finding import Finding, Severity, Skipped
@@ -69,15 +70,40 @@ def run_check(
     return result
 
 
+def create_checks(names: Sequence[str]) -> tuple[list[Check], list[CheckResult]]:
+    """Instances of the named (available) checks. One that cannot even be built becomes an errored result,
+    so it is reported as a failure while the others still run: never a crash, never a silent pass."""
+    checks: list[Check] = []
+    broken: list[CheckResult] = []
+    for name in names:
+        try:
+            checks.append(registry.create(name))
+        except Exception as exc:
+            broken.append(CheckResult(check=name, title=registry.TITLES.get(name, name),
+                                      error=f"could not load: {type(exc).__name__}: {exc}"))
+    return checks, broken
+
+
 def run_checks(
     checks: Sequence[Check],
     change: Change,
     *,
-    ignore: Callable[[str], bool] | None = None,
+    ignore: Callable[[str, str], bool] | None = None,
     parallel: bool = True,
 ) -> list[CheckResult]:
-    """Run several checks on one change, concurrently when asked, results in the order given."""
+    """Run several checks on one change, concurrently when asked, results in the order given.
+
+    `ignore(path, check_name)` lets a policy exclude paths per check.
+    """
+
+    def one(check: Check) -> CheckResult:
+        only_this: Callable[[str], bool] | None = None
+        if ignore is not None:
+            def only_this(path: str, name: str = check.name) -> bool:
+                return ignore(path, name)
+        return run_check(check, change, ignore=only_this)
+
     if not parallel or len(checks) < 2:
-        return [run_check(c, change, ignore=ignore) for c in checks]
+        return [one(c) for c in checks]
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:
-        return list(pool.map(lambda c: run_check(c, change, ignore=ignore), checks))
+        return list(pool.map(one, checks))

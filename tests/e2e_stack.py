@@ -124,6 +124,20 @@ class Stack:
                 raise AssertionError(f"check runs not completed in {timeout} s: {states}")
             await asyncio.sleep(0.02)
 
+    async def drained(self, timeout: float = 20.0) -> None:
+        """Every queued job was taken and acknowledged (nothing pending, nothing unread)."""
+        stream = f"{self.settings.redis_prefix}:jobs"
+
+        async def idle() -> bool:
+            groups = await self.redis.xinfo_groups(stream)
+            return bool(groups) and groups[0]["pending"] == 0 and groups[0]["lag"] == 0
+
+        deadline = time.monotonic() + timeout
+        while not await idle():
+            if time.monotonic() > deadline:
+                raise AssertionError("the queue did not drain in time")
+            await asyncio.sleep(0.02)
+
     async def until(self, predicate: Any, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
         while not predicate():

@@ -36,6 +36,13 @@ def github_token() -> str:
 LEAKY_HEAD = b"import os\n\nTOKEN = '%s'\nprint(TOKEN)\n"
 
 
+def leaky_pr(double: GitHubDouble) -> Any:
+    """A PR on octo/repo that adds `leak.py` holding a fresh GitHub token on line 1."""
+    return double.create_pull_request("octo/repo", changes={
+        "leak.py": (None, b"T = '%s'\n" % github_token().encode()),
+    })
+
+
 async def test_opened_pr_adding_a_secret_gets_four_completed_runs(
     github_double: GitHubDouble, redis_url: str, redis_prefix: str
 ) -> None:
@@ -194,9 +201,7 @@ async def test_a_policy_on_the_base_can_switch_a_check_off(
         inst = stack.repo()
         github_double.set_content("octo/repo", ".github/prguard.yml", b"checks:\n  secrets: false\n",
                                   ref="main")
-        pr = github_double.create_pull_request("octo/repo", changes={
-            "leak.py": (None, b"T = '%s'\n" % github_token().encode()),
-        })
+        pr = leaky_pr(github_double)
         await stack.deliver("pull_request", pr_payload(pr, inst))
         runs = await stack.completed(pr.head_sha)
     assert runs["prguard/secrets"].conclusion == "neutral"
@@ -224,9 +229,7 @@ async def test_fork_check_suite_without_pull_requests_is_mapped_to_its_pr(
     """`check_suite` events from forks carry `pull_requests: []`: the head SHA is mapped back to its PR."""
     async with Stack(github_double, redis_url, redis_prefix) as stack:
         inst = stack.repo()
-        pr = github_double.create_pull_request("octo/repo", changes={
-            "leak.py": (None, b"T = '%s'\n" % github_token().encode()),
-        })
+        pr = leaky_pr(github_double)
         payload = _suite_requested(inst, pr.head_sha)
         assert payload["check_suite"]["pull_requests"] == []
         assert (await stack.deliver("check_suite", payload)).status_code == 202
@@ -250,9 +253,7 @@ async def test_a_worker_killed_mid_job_is_replaced_by_another_that_finishes_it(
 ) -> None:
     async with Stack(github_double, redis_url, redis_prefix, start_worker=False, max_attempts=3) as stack:
         inst = stack.repo()
-        pr = github_double.create_pull_request("octo/repo", changes={
-            "leak.py": (None, b"T = '%s'\n" % github_token().encode()),
-        })
+        pr = leaky_pr(github_double)
         # worker A (a real `prguard worker` process) stalls listing the files, and is killed there
         github_double.faults.slow(30.0, method="GET", path_regex=r"/pulls/\d+/files")
         env = {**os.environ, "GITHUB_APP_ID": str(github_double.app_id),
@@ -307,21 +308,13 @@ async def test_one_push_delivered_as_pull_request_and_check_suite_is_scanned_onc
     """GitHub announces one push as `pull_request.synchronize` and `check_suite.requested`: one scan."""
     async with Stack(github_double, redis_url, redis_prefix) as stack:
         inst = stack.repo()
-        pr = github_double.create_pull_request("octo/repo", changes={
-            "leak.py": (None, b"T = '%s'\n" % github_token().encode()),
-        })
+        pr = leaky_pr(github_double)
         suite = _suite_requested(inst, pr.head_sha)
         assert (await stack.deliver("pull_request", pr_payload(pr, inst, action="synchronize"))
                 ).status_code == 202
         assert (await stack.deliver("check_suite", suite)).status_code == 202
         runs = await stack.completed(pr.head_sha)
-        client = redis.Redis.from_url(redis_url)
-        try:
-            # both jobs were taken and acknowledged
-            await stack.until(lambda: client.xinfo_groups(f"{redis_prefix}:jobs")[0]["pending"] == 0
-                              and client.xinfo_groups(f"{redis_prefix}:jobs")[0]["lag"] == 0)
-        finally:
-            client.close()
+        await stack.drained()  # both jobs were taken and acknowledged
     assert runs["prguard/secrets"].conclusion == "failure"
     assert len(github_double.check_runs("octo/repo", pr.head_sha)) == 4, "the second delivery did not rescan"
 
@@ -332,9 +325,7 @@ async def test_annotations_github_refuses_do_not_leave_the_run_in_progress(
     """GitHub answers 422 for a whole update when it dislikes one annotation: the run still completes."""
     async with Stack(github_double, redis_url, redis_prefix, max_attempts=3) as stack:
         inst = stack.repo()
-        pr = github_double.create_pull_request("octo/repo", changes={
-            "leak.py": (None, b"T = '%s'\n" % github_token().encode()),
-        })
+        pr = leaky_pr(github_double)
         listing = github_double.faults.slow(1.0, method="GET", path_regex=r"/pulls/\d+/files")
         await stack.deliver("pull_request", pr_payload(pr, inst))
         await stack.until(lambda: len(github_double.check_runs("octo/repo", pr.head_sha)) == 4
@@ -386,9 +377,7 @@ async def test_a_deleted_base_branch_reads_the_policy_at_the_base_sha_not_the_de
         inst = stack.repo()
         github_double.set_content("octo/repo", ".github/prguard.yml", b"checks:\n  secrets: false\n",
                                   ref="main")
-        pr = github_double.create_pull_request("octo/repo", changes={
-            "leak.py": (None, b"T = '%s'\n" % github_token().encode()),
-        })
+        pr = leaky_pr(github_double)
         with github_double.state.lock:
             del github_double.state.repo("octo/repo").branches["main"]
         await stack.deliver("pull_request", pr_payload(pr, inst))
@@ -483,12 +472,7 @@ async def test_a_late_rerun_of_an_older_head_does_not_scan_the_prs_newer_files_u
             "base": {"ref": pr.base_ref, "sha": pr.base_sha, "repo": rerun["repository"]},
         }]
         assert (await stack.deliver("check_run", rerun)).status_code == 202
-        client = redis.Redis.from_url(redis_url)
-        try:
-            await stack.until(lambda: client.xinfo_groups(f"{redis_prefix}:jobs")[0]["pending"] == 0
-                              and client.xinfo_groups(f"{redis_prefix}:jobs")[0]["lag"] == 0)
-        finally:
-            client.close()
+        await stack.drained()
     runs_on_old = github_double.check_runs("octo/repo", old_head)
     assert len(runs_on_old) == 4, "no new runs were created on the old head"
     assert {r.id for r in runs_on_old} == {r.id for r in old_runs.values()}
