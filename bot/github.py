@@ -18,6 +18,13 @@ path first.
 
 The policy is plugged in as githubkit's `auto_retry` decision function (so it covers every call, pagination
 and the token mint included), which replaces githubkit's default policy entirely.
+
+REST API version: githubkit sends its newest bundled version (`2026-03-10`) from `gh.rest.<namespace>` and no
+version at all on pagination's next pages or the installation-token mint; a GitHub Enterprise Server older
+than that version answers 400 to it. `VersionedGitHub` pins one version (`GITHUB_API_VERSION`, by default
+`2026-03-10` on github.com and `2022-11-28` elsewhere): `gh.rest.checks...` and `gh.rest.paginate(...)` use
+that version's models and header, and a request hook stamps the header on every other request the client
+sends (next pages, the token mint, retries), so callers keep writing `gh.rest.<namespace>` unchanged.
 """
 
 from __future__ import annotations
@@ -27,21 +34,30 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from functools import cached_property
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 from githubkit import AppAuthStrategy, AppInstallationAuthStrategy, GitHub
+from githubkit.auth import BaseAuthStrategy
 from githubkit.auth.app import AppAuth
 from githubkit.cache import MemCacheStrategy
 from githubkit.cache.mem_cache import MemCache
+from githubkit.config import Config
 from githubkit.exception import GitHubException, RateLimitExceeded, RequestError, RequestFailed
 from githubkit.typing import RetryOption
+from githubkit.versions import RestVersionSwitcher
 
 from bot.log import add_sensitive, get_logger
+from bot.settings import API_VERSIONS, default_api_version
 
 log = get_logger(__name__)
 
+A = TypeVar("A", bound=BaseAuthStrategy)
+AS = TypeVar("AS", bound=BaseAuthStrategy)
+
+API_VERSION_HEADER = "X-GitHub-Api-Version"
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 # githubkit sleeps 60 s when a retry delay is falsy (timedelta(0) included): never hand it zero.
 _TINY = timedelta(milliseconds=1)
@@ -75,6 +91,14 @@ class GitHubOptions:
     rate_limit_retries: int = 2
     timeout: float = 30.0
     user_agent: str = "prguard"
+    #: REST API version (`X-GitHub-Api-Version`); None: by `api_url` (`bot.settings.default_api_version`).
+    api_version: str | None = None
+
+    def __post_init__(self) -> None:
+        version = self.api_version or default_api_version(self.api_url)
+        if version not in API_VERSIONS:
+            raise ValueError(f"GitHub API version {version!r} is not one of {', '.join(API_VERSIONS)}")
+        object.__setattr__(self, "api_version", version)
 
     @classmethod
     def from_settings(cls, settings: Any) -> GitHubOptions:
@@ -94,6 +118,7 @@ class GitHubOptions:
             app_id=int(settings.app_id or 0),
             private_key=str(settings.private_key or ""),
             api_url=str(getattr(settings, "api_url", None) or cls.api_url),
+            api_version=getattr(settings, "api_version", None),
             **optional,
         )
 
@@ -279,6 +304,62 @@ class _AppStrategy(AppAuthStrategy):
                                      base.client_secret)
 
 
+class _PinnedRestSwitcher(RestVersionSwitcher):
+    """`gh.rest` whose default version is the client's: githubkit's switcher resolves `gh.rest.checks` (its
+    `__getattr__` calls `self()`) to the newest version; this one to `version`. `gh.rest("...")` still picks
+    another version explicitly."""
+
+    def __init__(self, github: Any, version: str) -> None:
+        super().__init__(github)
+        self._version = version
+
+    def __call__(self, version: Any = None) -> Any:
+        return super().__call__(version or self._version)
+
+
+def _version_hooks(version: str) -> tuple[Any, Any]:
+    """httpx request hooks (sync, async) adding the version header where githubkit sent none (next pages,
+    the token mint). `setdefault`: a request built by a versioned namespace already names its own version."""
+
+    def stamp(request: httpx.Request) -> None:
+        request.headers.setdefault(API_VERSION_HEADER, version)
+
+    async def astamp(request: httpx.Request) -> None:
+        stamp(request)
+
+    return stamp, astamp
+
+
+class VersionedGitHub(GitHub[A]):
+    """A githubkit client speaking one REST API version on every request (module docstring).
+
+    Built with githubkit's keyword options plus `api_version`; `with_auth` keeps the class and the version
+    (githubkit's returns a plain `GitHub`, which would fall back to the newest version).
+    """
+
+    def __init__(self, auth: Any = None, *, api_version: str, config: Config | None = None,
+                 **options: Any) -> None:
+        if api_version not in API_VERSIONS:
+            raise ValueError(f"GitHub API version {api_version!r} is not one of {', '.join(API_VERSIONS)}")
+        self.api_version = api_version
+        if config is None:
+            stamp, astamp = _version_hooks(api_version)
+            for key, hook in (("event_hooks", stamp), ("async_event_hooks", astamp)):
+                hooks = dict(options.get(key) or {})
+                hooks["request"] = [*hooks.get("request", []), hook]
+                options[key] = hooks
+            super().__init__(auth, **options)
+        else:  # from `with_auth`: the copied config already carries this version's hooks
+            super().__init__(auth, config=config)
+
+    @cached_property
+    def rest(self) -> RestVersionSwitcher:
+        return _PinnedRestSwitcher(self, self.api_version)
+
+    def with_auth(self, auth: AS) -> VersionedGitHub[AS]:
+        return VersionedGitHub(auth, api_version=self.api_version, config=self.config.copy())
+
+
 class GitHubApp:
     """One per worker process: the app's identity, its token cache and its retry policy.
 
@@ -292,8 +373,10 @@ class GitHubApp:
         self.options = options
         self.cache_strategy = TokenCacheStrategy()
         self.retry = RetryPolicy(options, self.cache_strategy.get_cache_storage())
-        self.app = GitHub(
+        assert options.api_version is not None  # resolved by GitHubOptions
+        self.app = VersionedGitHub(
             _AppStrategy(options.app_id, options.private_key),
+            api_version=options.api_version,
             base_url=options.api_url,
             user_agent=options.user_agent,
             timeout=options.timeout,
@@ -302,11 +385,13 @@ class GitHubApp:
             auto_retry=self.retry,
             async_transport=transport,
         )
+        # the version matters to an operator: a GHES older than it refuses every call with a 400
+        log.info("github.client", api_url=options.api_url, api_version=options.api_version)
 
     @classmethod
     def from_settings(cls, settings: Any) -> GitHubApp:
         return cls(GitHubOptions.from_settings(settings))
 
-    def installation(self, installation_id: int) -> GitHub[Any]:
+    def installation(self, installation_id: int) -> VersionedGitHub[Any]:
         return self.app.with_auth(self.app.auth.as_installation(installation_id))
 

@@ -12,6 +12,10 @@ Environment (exact names)::
     GITHUB_WEBHOOK_SECRET     the webhook secret                                     (receiver)
     GITHUB_API_URL            default https://api.github.com; any other value is the API base
                               (GitHub Enterprise Server: https://HOST/api/v3)
+    GITHUB_API_VERSION        the REST API version sent as `X-GitHub-Api-Version` on every request:
+                              2022-11-28 or 2026-03-10. Default: 2026-03-10 for api.github.com, else
+                              2022-11-28 (GHES rejects versions newer than itself with a 400; every
+                              GHES >= 3.9 knows 2022-11-28)
     REDIS_URL                 default redis://localhost:6379/0 (redis://, rediss:// or unix://)
     PRGUARD_LOG_LEVEL         DEBUG, INFO (default), WARNING, ERROR
 
@@ -35,8 +39,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.log import add_sensitive
@@ -45,6 +50,9 @@ from checks.change import DEFAULT_MAX_FILE_BYTES
 Role = Literal["web", "worker", "any"]
 
 DAY = 24 * 3600
+GITHUB_COM_API = "https://api.github.com"
+#: REST API versions prguard can speak (githubkit ships models for each; the first is GHES's common one).
+API_VERSIONS = ("2022-11-28", "2026-03-10")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -75,7 +83,10 @@ class Settings(BaseSettings):
     private_key_path: Path | None = _env("GITHUB_PRIVATE_KEY_PATH", None)
     webhook_secret: str | None = _env("GITHUB_WEBHOOK_SECRET", None, repr=False)
     #: REST API base without a trailing slash (https://api.github.com, or https://HOST/api/v3 for GHES).
-    api_url: str = _env("GITHUB_API_URL", "https://api.github.com")
+    api_url: str = _env("GITHUB_API_URL", GITHUB_COM_API)
+    #: `X-GitHub-Api-Version` of every REST call; None in the environment means "by `api_url`"
+    #: (`default_api_version`). Declared after `api_url`, which its validator reads.
+    api_version: str = _env("GITHUB_API_VERSION", None, validate_default=True)
 
     # --- Redis and logs -----------------------------------------------------------------------------------
     redis_url: str = _env("REDIS_URL", "redis://localhost:6379/0")
@@ -128,6 +139,15 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL such as https://api.github.com or https://HOST/api/v3")
         return value.rstrip("/")
 
+    @field_validator("api_version", mode="before")
+    @classmethod
+    def _api_version(cls, value: Any, info: ValidationInfo) -> str:
+        if value is None:
+            return default_api_version(str(info.data.get("api_url") or GITHUB_COM_API))
+        if not isinstance(value, str) or value.strip() not in API_VERSIONS:
+            raise ValueError(f"must be one of {', '.join(API_VERSIONS)}")
+        return value.strip()
+
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
@@ -150,6 +170,13 @@ class Settings(BaseSettings):
         if value.upper() not in LOG_LEVELS:
             raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
         return value.upper()
+
+
+def default_api_version(api_url: str) -> str:
+    """The newest version for github.com; 2022-11-28 elsewhere, because a GitHub Enterprise Server answers 400
+    to a version newer than its release and 2022-11-28 is the one every supported GHES (>= 3.9) knows."""
+    host = (urlsplit(api_url).hostname or "").lower()
+    return API_VERSIONS[-1] if host == "api.github.com" else API_VERSIONS[0]
 
 
 _ENV_NAMES = {name: str(field.validation_alias.choices[0])  # type: ignore[union-attr]

@@ -54,13 +54,15 @@ class Stack:
 
     def __init__(self, double: GitHubDouble, redis_url: str, prefix: str, *, concurrency: int = 2,
                  visibility_timeout: float = 1.0, max_attempts: int = 2, annotation_cap: int = 500,
-                 start_worker: bool = True) -> None:
+                 start_worker: bool = True, api_version: str | None = None) -> None:
         self.double = double
+        # api_version None: the settings' default for the double's (non-github.com) URL, i.e. 2022-11-28
+        versioned = {"api_version": api_version} if api_version is not None else {}
         self.settings: Settings = load_settings(
             "any", app_id=double.app_id, private_key=double.private_key_pem, api_url=double.base_url,
             webhook_secret=double.webhook_secret, redis_url=redis_url, redis_prefix=prefix,
             visibility_timeout=visibility_timeout, max_attempts=max_attempts, annotation_cap=annotation_cap,
-            worker_concurrency=concurrency,
+            worker_concurrency=concurrency, **versioned,
         )
         self.concurrency = concurrency
         self.start_worker = start_worker
@@ -69,7 +71,7 @@ class Stack:
         self.queue = JobQueue.from_settings(self.redis, self.settings)
         self.github = GitHubApp(GitHubOptions(
             app_id=double.app_id, private_key=double.private_key_pem, api_url=double.base_url,
-            server_error_delays=FAST_RETRIES, max_rate_limit_wait=5.0,
+            server_error_delays=FAST_RETRIES, max_rate_limit_wait=5.0, api_version=self.settings.api_version,
         ))
         self.pipeline = Pipeline(self.settings, self.redis, github=self.github)
         self.worker = Worker(self.queue, self.pipeline, concurrency=concurrency,

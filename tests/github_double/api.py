@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from tests.github_double.double import GitHubDouble
 
 PREFIX = "/api/v3"
+#: REST API versions GitHub (and by default the double) knows; a request without the header gets the first.
+API_VERSIONS = frozenset({"2022-11-28", "2026-03-10"})
+DEFAULT_API_VERSION = "2022-11-28"
 
 
 class ApiError(Exception):

@@ -1,5 +1,5 @@
-"""The double's ASGI app: a gateway (the /api/v3 prefix, faults, the request log, GitHub's response headers)
-in front of a starlette router whose handlers live in `routes.py` and `routes_checks.py`."""
+"""The double's ASGI app: a gateway (the /api/v3 prefix, API versions, faults, the request log, GitHub's
+response headers) in front of a starlette router whose handlers live in `routes.py` and `routes_checks.py`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tests.github_double import routes, routes_checks
-from tests.github_double.api import PREFIX, ApiError, error_response
+from tests.github_double.api import DEFAULT_API_VERSION, PREFIX, ApiError, error_response
 from tests.github_double.state import RequestRecord
 
 if TYPE_CHECKING:
@@ -30,7 +30,8 @@ CACHE_HEADERS = [
 
 
 class Gateway:
-    """Strips /api/v3, applies faults, logs every request and adds GitHub's rate-limit headers."""
+    """Strips /api/v3, refuses API versions the double does not know (`GitHubDouble.api_versions`; no header
+    means GitHub's default, 2022-11-28), applies faults, logs every request and adds GitHub's headers."""
 
     def __init__(self, app: ASGIApp, double: GitHubDouble) -> None:
         self.app, self.double = app, double
@@ -52,6 +53,11 @@ class Gateway:
         )
         if path != PREFIX and not path.startswith(PREFIX + "/"):
             await self._send(send, record, error_response(404, "Not Found"))
+            return
+        record.api_version = _header(scope, b"x-github-api-version")
+        selected = record.api_version or DEFAULT_API_VERSION
+        if selected not in self.double.api_versions:
+            await self._send(send, record, self._unsupported_version(selected))
             return
         fault = self.double.faults.take(method, record.path)
         if fault is not None:
@@ -75,6 +81,7 @@ class Gateway:
             if message["type"] == "http.response.start":
                 record.status = message["status"]
                 message["headers"] = [*message.get("headers", []), *self._github_headers()]
+                message["headers"].append((b"x-github-api-version-selected", selected.encode()))
                 if method == "GET" and record.status == 200:
                     message["headers"] += CACHE_HEADERS
                 # Logged before the client can see the reply, so a test reading the log never misses it.
@@ -92,6 +99,15 @@ class Gateway:
                 response.raw_headers.append((key, value))
         self.double.state.log(record)
         await response({"type": "http"}, _no_receive, send)
+
+    def _unsupported_version(self, version: str) -> Response:
+        """GitHub's 400 for a version it does not know (its `errors` is a string here, not a list)."""
+        known = [f'"{v}"' for v in sorted(self.double.api_versions, reverse=True)]
+        supported = " and ".join([f"{known[0]} (most recent)", *known[1:]]) if known else "none"
+        return error_response(400, "Bad Request", errors=(
+            f'The version you specified in the "X-GitHub-API-Version" request header, "{version}", is not a '
+            f"supported version. The following versions are currently supported: {supported}."
+        ))
 
     def _github_headers(self) -> list[tuple[bytes, bytes]]:
         reset = str(int(time.time()) + 3600)
@@ -112,6 +128,13 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 async def _not_found(request: Request, exc: Exception) -> Response:
     return error_response(404, "Not Found")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
 
 
 async def _read_body(receive: Receive) -> bytes:

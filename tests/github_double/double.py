@@ -10,11 +10,12 @@ import hmac
 import re
 import secrets
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
-from tests.github_double.api import PREFIX
+from tests.github_double.api import API_VERSIONS, PREFIX
 from tests.github_double.app import build_app
 from tests.github_double.auth import AppIdentity, TokenStore
 from tests.github_double.events import fit_event
@@ -27,8 +28,11 @@ Change = tuple[bytes | None, bytes | None]
 
 
 class GitHubDouble:
-    def __init__(self, app_slug: str = "prguard-test") -> None:
+    def __init__(self, app_slug: str = "prguard-test", api_versions: Iterable[str] = API_VERSIONS) -> None:
         self.state = State()
+        #: `X-GitHub-Api-Version` values answered; any other gets GitHub's 400, as from a GitHub Enterprise
+        #: Server older than that version. No header counts as 2022-11-28. Settable while running.
+        self.api_versions: frozenset[str] = frozenset(api_versions)
         self.identity = AppIdentity.generate(100_000 + secrets.randbelow(900_000), app_slug)
         self.tokens = TokenStore()
         self.faults = Faults()

@@ -171,6 +171,8 @@ class RequestRecord:
     at: float
     body: Any
     fault: str | None
+    #: The request's `X-GitHub-Api-Version` header, None when it sent none.
+    api_version: str | None = None
 
 
 class State:
