@@ -395,3 +395,27 @@ class GitHubApp:
     def installation(self, installation_id: int) -> VersionedGitHub[Any]:
         return self.app.with_auth(self.app.auth.as_installation(installation_id))
 
+    async def misconfiguration(self) -> str | None:
+        """One line naming the setting GitHub refuses (`GET /app` with the App's JWT), or None.
+
+        A worker whose API version, app id or key GitHub rejects would dead-letter every job and leave PRs
+        without check runs; saying so at start-up is louder. Only a definite refusal (400 version, 401/404
+        app) counts: an unreachable GitHub is not a configuration error, and jobs retry on their own.
+        """
+        try:
+            async with self.app:
+                await self.app.rest.apps.async_get_authenticated()
+        except RequestFailed as exc:
+            status = exc.response.status_code
+            said = error_message(exc)
+            if status == 400 and "version" in said.lower():
+                return (f"GITHUB_API_VERSION {self.options.api_version} is not supported by "
+                        f"{self.options.api_url} (GitHub said: {said})")
+            if status in (401, 404):
+                return (f"GITHUB_APP_ID {self.options.app_id} or GITHUB_PRIVATE_KEY was refused by "
+                        f"{self.options.api_url} (HTTP {status}: {said})")
+            log.warning("github.startup_check_failed", status=status, error=said)
+        except Exception as exc:  # unreachable, timeouts: not a configuration error
+            log.warning("github.startup_check_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+        return None
+

@@ -412,14 +412,30 @@ async def _serve(settings: Any, concurrency: int) -> int:
                     shutdown_grace=settings.shutdown_grace)
     stop = asyncio.Event()
     install_stop_signals(stop)
+    refused: list[str] = []
+    check = asyncio.create_task(_startup_check(handler, stop, refused))
     try:
         await worker.run(stop)
     finally:
+        check.cancel()
         closer = getattr(handler, "aclose", None)
         if closer is not None:
             await closer()
         await redis.aclose()
+    if refused:
+        from bot.settings import ConfigError
+
+        return ConfigError(refused[0]).exit()
     return 0
+
+
+async def _startup_check(handler: Any, stop: asyncio.Event, refused: list[str]) -> None:
+    """Ask GitHub once, beside the running worker, whether it accepts our settings; stop if it refuses."""
+    problem = await handler.github.misconfiguration()
+    if problem:
+        log.error("worker.github_refused_configuration", error=problem)
+        refused.append(problem)
+        stop.set()
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

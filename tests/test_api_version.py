@@ -212,3 +212,33 @@ async def test_a_github_that_knows_only_2026_03_10_works_when_configured_for_it(
     assert any(r.path.endswith("/access_tokens") for r in seen)
     assert {r.api_version for r in seen} == {NEW}
     assert [(r.method, r.path) for r in seen if r.status == 400] == []  # (a missing policy file is a 404)
+
+
+def _worker_against(double: GitHubDouble, redis_url: str, prefix: str, **env: str
+                    ) -> subprocess.CompletedProcess[str]:
+    """`prguard worker` pointed at the double, run until it stops by itself (or 30 s)."""
+    base = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT),
+            "GITHUB_APP_ID": str(double.app_id), "GITHUB_PRIVATE_KEY": double.private_key_pem,
+            "GITHUB_API_URL": double.base_url, "REDIS_URL": redis_url, "PRGUARD_REDIS_PREFIX": prefix}
+    return subprocess.run([sys.executable, "-m", "bot.cli", "worker", "--concurrency", "1"],
+                          env={**base, **env}, capture_output=True, text=True, timeout=30)
+
+
+def test_a_worker_whose_api_version_github_refuses_stops_at_once_naming_it(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    github_double.api_versions = {"2026-03-10"}  # a server that does not know the default for its URL
+    done = _worker_against(github_double, redis_url, redis_prefix)
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("prguard: configuration error: GITHUB_API_VERSION 2022-11-28 is not supported")
+
+
+def test_a_worker_whose_app_github_refuses_stops_at_once_naming_the_settings(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    done = _worker_against(github_double, redis_url, redis_prefix, GITHUB_APP_ID="999999")
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert "GITHUB_APP_ID 999999 or GITHUB_PRIVATE_KEY was refused" in last
+    assert github_double.private_key_pem.splitlines()[1] not in done.stderr

@@ -475,6 +475,8 @@ def test_prguard_worker_starts_with_the_real_pipeline_and_stops_on_sigterm(
         "PYTHONPATH": str(ROOT),
         "GITHUB_APP_ID": "12345",
         "GITHUB_PRIVATE_KEY_PATH": str(tmp_path / "app.pem"),
+        # nothing listens there: the start-up check finds GitHub unreachable (not a refusal) and goes on
+        "GITHUB_API_URL": "http://127.0.0.1:9/api/v3",
         "REDIS_URL": redis_url,
         "PRGUARD_REDIS_PREFIX": redis_prefix,
     }
