@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.e2e_stack import CHECKS, pr_payload  # noqa: E402
 from tests.github_double.double import GitHubDouble  # noqa: E402
-from tests.redis_server import free_port, reachable  # noqa: E402
+from tests.redis_server import delete_prefix, free_port, reachable  # noqa: E402
 from tests.webhooks import json_body, send  # noqa: E402
 
 SECTION = "## End-to-end latency"
@@ -182,7 +182,7 @@ def main() -> int:
                     proc.wait(15)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-            _cleanup(args.redis_url, prefix)
+            delete_prefix(args.redis_url, prefix)
         server_ms = receiver_ms(web_log)
 
     rows = [(size, statistics.median(v), min(v), max(v)) for size, v in results.items()]
@@ -224,17 +224,6 @@ def _healthy(url: str) -> bool:
     except httpx.HTTPError:
         return False
 
-
-def _cleanup(redis_url: str, prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
 
 
 if __name__ == "__main__":

@@ -9,10 +9,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from redis.asyncio import Redis as AsyncRedis
 
-from tests.redis_server import RedisServer, reachable
+from tests.redis_server import RedisServer, delete_prefix, reachable
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FIXTURES = SHARED / "fixtures" / "webhooks"
@@ -40,13 +39,7 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
     """A key prefix private to one test; its keys are deleted afterwards."""
     prefix = f"prguard-test-{uuid.uuid4().hex[:12]}"
     yield prefix
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    delete_prefix(redis_url, prefix)
 
 
 @pytest.fixture(name="redis")

@@ -24,6 +24,19 @@ def reachable(host: str, port: int, timeout: float = 0.3) -> bool:
         return False
 
 
+def delete_prefix(redis_url: str, prefix: str) -> None:
+    """Delete every key under `prefix` (a test's or a benchmark's private namespace)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 @dataclass
 class RedisServer:
     """A throwaway redis-server on a free loopback port, without persistence."""

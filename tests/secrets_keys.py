@@ -160,14 +160,11 @@ def truncated(case: KeyCase) -> str:
     return case.template.format(key=key[: max(8, len(key) // 2)])
 
 
-def private_key_pem() -> str:
-    """A fresh RSA key made with `cryptography` (never a stored key)."""
+def private_key_pem(bits: int = 1024, *, traditional: bool = False) -> str:
+    """A fresh RSA key made with `cryptography` (never a stored key): PKCS#8, or PKCS#1 ("BEGIN RSA …")."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    fmt = serialization.PrivateFormat.TraditionalOpenSSL if traditional else serialization.PrivateFormat.PKCS8
+    return key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()).decode()

@@ -22,8 +22,6 @@ from typing import Any
 
 import pytest
 import yaml
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.cli import main
 from checks import registry
@@ -31,6 +29,7 @@ from checks.change import ChangedFile
 from checks.finding import Finding, Severity, make_fingerprint
 from checks.secrets.rules import RULES
 from tests.gitrepo import GitRepo
+from tests.secrets_keys import private_key_pem
 from tests.test_formats import validate_sarif
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -448,15 +447,7 @@ def aws_secret_access_key() -> str:
 
 def generated_keys() -> dict[str, str]:
     """Fresh keys in each provider's real format (never a real key), keyed by the rule that must find them."""
-    pem = (
-        rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        .private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-        .decode()
-    )
+    pem = private_key_pem(2048, traditional=True)
     return {
         "secrets/openai-project-key": "sk-proj-" + _random(_URLSAFE, 74) + "T3BlbkFJ" + _random(_URLSAFE, 74),
         "secrets/anthropic-api-key": "sk-ant-api03-" + _random(_URLSAFE, 93) + "AA",

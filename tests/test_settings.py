@@ -9,11 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.log import scrub
 from bot.settings import ConfigError, Settings, load_settings
+from tests.secrets_keys import private_key_pem
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = [
@@ -29,12 +28,7 @@ NAMES = [
 
 @pytest.fixture(scope="module")
 def pem() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
+    return private_key_pem(2048, traditional=True)
 
 
 @pytest.fixture

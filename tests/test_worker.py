@@ -23,6 +23,7 @@ from bot.log import add_sensitive
 from bot.queue import JobQueue
 from bot.worker import Worker, consumer_name
 from tests.redis_server import RedisServer
+from tests.secrets_keys import private_key_pem
 from tests.worker_handlers import RecordingHandler
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -461,15 +462,7 @@ async def test_the_worker_survives_a_redis_outage(private_redis: RedisServer, re
 def test_prguard_worker_starts_with_the_real_pipeline_and_stops_on_sigterm(
     redis_url: str, redis_prefix: str, tmp_path: Path
 ) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    (tmp_path / "app.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    (tmp_path / "app.pem").write_text(private_key_pem(2048))
     env = {
         "PATH": os.environ["PATH"],
         "PYTHONPATH": str(ROOT),
