@@ -65,7 +65,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     handle = log.open("wb")
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "bot.cli.main", *args], cwd=ROOT, env=env,
                             stdout=handle, stderr=subprocess.STDOUT)
 
 

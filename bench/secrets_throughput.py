@@ -151,7 +151,7 @@ def measure(cmd: list[str], cwd: Path, out: Path) -> tuple[float, float, int]:
 
 def prguard_cmd() -> list[str]:
     exe = Path(sys.executable).parent / "prguard"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "bot.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "bot.cli.main"]
 
 
 def run_prguard(root: Path, base: str, tmp: Path) -> Run:

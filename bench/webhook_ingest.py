@@ -1,6 +1,6 @@
 """Webhook ingest: how fast `prguard serve` verifies, deduplicates and queues signed deliveries.
 
-Starts `prguard serve` (as `python -m bot.cli serve`) against a real Redis with a private key prefix, then
+Starts `prguard serve` (as `python -m bot.cli.main serve`) against a real Redis with a private key prefix, then
 sends real `pull_request` payloads (the shared fixture, one head SHA and delivery id each), signed with
 HMAC-SHA256, from this separate process over loopback HTTP with httpx, at a few concurrency levels. Prints
 a table and replaces the `## Webhook ingest` section of docs/BENCHMARKS.md.
@@ -149,7 +149,7 @@ def main() -> int:
     }
     with log_file.open("w") as log_handle:
         server = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "bot.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -1,7 +1,7 @@
 """The `Change` model: which files a PR (or a local diff) touched, and which head-side lines it added.
 
 The model does not know where it came from. `checks.git_change` builds one from a local repository and
-`bot.change_github` from GitHub's PR files API; both hand in loaders so contents are read only when a check
+`bot.github.pull_change` from GitHub's PR files API; both hand in loaders so contents are read only when a check
 asks for them.
 """
 

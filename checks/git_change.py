@@ -30,8 +30,8 @@ from checks.change import (
     Loader,
     looks_binary,
 )
+from checks.diff import DiffEntry, decode_path, intersect_lines, parse_added_lines, parse_raw_numstat
 from checks.finding import Skipped
-from checks.git_diff import DiffEntry, decode_path, intersect_lines, parse_added_lines, parse_raw_numstat
 
 #: The id of git's empty tree: the base of the very first commit (pre-commit on a repository with no commits).
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"

@@ -14,12 +14,12 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
-from bot.github import GitHubApp, GitHubOptions
-from bot.pipeline import Pipeline
-from bot.queue import JobQueue
+from bot.features.scan import Pipeline
+from bot.github.client import GitHubApp, GitHubOptions
+from bot.runtime.queue import JobQueue
+from bot.runtime.receiver import create_app
+from bot.runtime.worker import Worker
 from bot.settings import Settings, load_settings
-from bot.web import create_app
-from bot.worker import Worker
 from tests.github_double.double import GitHubDouble
 from tests.webhooks import ServedApp, fixture_payload, json_body, send
 

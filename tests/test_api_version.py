@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.change_github import list_pr_files
-from bot.github import GitHubApp, GitHubOptions, VersionedGitHub
+from bot.github.client import GitHubApp, GitHubOptions, VersionedGitHub
+from bot.github.pull_change import list_pr_files
 from bot.settings import ConfigError, Settings, load_settings
 from tests.e2e_stack import Stack, pr_payload
 from tests.github_double.double import GitHubDouble
@@ -74,7 +74,7 @@ def test_an_unknown_version_is_one_line_naming_the_variable(clean_env: Path, val
 def test_a_bad_version_stops_the_worker_with_exit_2(tmp_path: Path) -> None:
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "GITHUB_APP_ID": "1",
            "GITHUB_API_VERSION": "2099-01-01"}
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "worker"], env=env, cwd=tmp_path,
+    result = subprocess.run([sys.executable, "-m", "bot.cli.main", "worker"], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=30)
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == ("prguard: configuration error: GITHUB_API_VERSION must be one of "
@@ -220,7 +220,7 @@ def _worker_against(double: GitHubDouble, redis_url: str, prefix: str, **env: st
     base = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT),
             "GITHUB_APP_ID": str(double.app_id), "GITHUB_PRIVATE_KEY": double.private_key_pem,
             "GITHUB_API_URL": double.base_url, "REDIS_URL": redis_url, "PRGUARD_REDIS_PREFIX": prefix}
-    return subprocess.run([sys.executable, "-m", "bot.cli", "worker", "--concurrency", "1"],
+    return subprocess.run([sys.executable, "-m", "bot.cli.main", "worker", "--concurrency", "1"],
                           env={**base, **env}, capture_output=True, text=True, timeout=30)
 
 

@@ -1,4 +1,4 @@
-"""bot.change_github: a PR's Change from the double's files and contents APIs, over real HTTP."""
+"""bot.github.pull_change: a PR's Change from the double's files and contents APIs, over real HTTP."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.change_github import (
+from bot.github.client import GitHubApp, GitHubOptions
+from bot.github.pull_change import (
     FetchOptions,
     FetchStats,
     HeadMoved,
@@ -15,7 +16,6 @@ from bot.change_github import (
     added_lines_from_patch,
     build_change,
 )
-from bot.github import GitHubApp, GitHubOptions
 from checks.change import ChangedFile, FileStatus
 from tests.github_double.double import GitHubDouble
 from tests.github_double.state import Submodule, Symlink

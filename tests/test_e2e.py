@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 import pytest
 import redis
 
-from bot.checkruns import pr_from_external_id
+from bot.github.checkruns import pr_from_external_id
 from tests.e2e_stack import CHECKS, Stack, pr_payload
 from tests.github_double.double import GitHubDouble
 from tests.webhooks import fixture_payload
@@ -261,7 +261,7 @@ async def test_a_worker_killed_mid_job_is_replaced_by_another_that_finishes_it(
                "REDIS_URL": redis_url, "PRGUARD_REDIS_PREFIX": redis_prefix,
                "PRGUARD_VISIBILITY_TIMEOUT": "1", "PRGUARD_MAX_ATTEMPTS": "3", "PRGUARD_LOG_LEVEL": "WARNING"}
         log = (tmp_path / "worker-a.log").open("wb")
-        worker_a = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker", "--concurrency", "1"],
+        worker_a = subprocess.Popen([sys.executable, "-m", "bot.cli.main", "worker", "--concurrency", "1"],
                                     cwd=Path(__file__).resolve().parents[1], env=env,
                                     stdout=log, stderr=subprocess.STDOUT)
         try:

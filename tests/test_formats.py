@@ -8,8 +8,8 @@ from typing import Any
 
 import jsonschema
 
-from bot import formats
-from bot.formats.report import ScanReport
+from bot.cli import formats
+from bot.cli.formats.scan_report import ScanReport
 from bot.log import add_sensitive
 from checks.engine import CheckResult
 from checks.finding import Finding, Severity, Skipped, make_fingerprint

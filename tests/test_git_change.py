@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from checks.change import Change, ChangedFile, FileStatus
+from checks.diff import parse_added_lines, unquote
 from checks.git_change import (
     EMPTY_TREE,
     GitError,
@@ -15,7 +16,6 @@ from checks.git_change import (
     default_base_ref,
     read_worktree_file,
 )
-from checks.git_diff import parse_added_lines, unquote
 from tests.gitrepo import GitRepo
 
 BASE_FILES = {

@@ -1,4 +1,4 @@
-"""bot.github and bot.checkruns against the GitHub double over real HTTP: tokens, retries, idempotency."""
+"""bot.github.client and bot.github.checkruns against the GitHub double over real HTTP: tokens, retries, idempotency."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from githubkit.exception import RequestFailed
 
-from bot.checkruns import CheckRuns, pr_from_external_id, run_name
-from bot.github import GitHubApp, GitHubOptions, RateLimitWaitTooLong
-from bot.report import in_progress_body
+from bot.github.checkruns import CheckRuns, pr_from_external_id, run_name
+from bot.github.client import GitHubApp, GitHubOptions, RateLimitWaitTooLong
+from bot.github.render import in_progress_body
 from tests.github_double.double import GitHubDouble
 
 FAST = (0.05, 0.1, 0.2)

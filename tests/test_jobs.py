@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.jobs import Job, job_from_event
+from bot.runtime.envelope import Job, job_from_event
 from tests.webhooks import fixture_payload, pull_request_payload
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bot.policy import (
+from checks.finding import Severity
+from checks.policy import (
     MAX_POLICY_BYTES,
     POLICY_PATH,
     CheckPolicy,
@@ -18,10 +19,9 @@ from bot.policy import (
     parse_policy,
     schema,
 )
-from checks.finding import Severity
 from checks.registry import check_names
 
-SCHEMA_FILE = Path(__file__).resolve().parents[1] / "bot" / "schemas" / "prguard.schema.json"
+SCHEMA_FILE = Path(__file__).resolve().parents[1] / "checks" / "schemas" / "prguard.schema.json"
 
 
 def error_of(text: str | bytes) -> PolicyError:

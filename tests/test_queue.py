@@ -8,8 +8,8 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from bot.jobs import Job
-from bot.queue import JobQueue
+from bot.runtime.envelope import Job
+from bot.runtime.queue import JobQueue
 
 
 def make_job(delivery: str, event: str = "pull_request", head_sha: str = "a" * 40, pr: int = 3) -> Job:

@@ -26,8 +26,9 @@ from dotenv import dotenv_values
 from githubkit_schemas.latest.models import AppPermissions
 from githubkit_schemas.latest.webhooks import VALID_EVENT_NAMES
 
-from bot import cli, register
-from bot.jobs import RELEVANT
+from bot.cli import main as cli
+from bot.cli import register
+from bot.runtime.envelope import RELEVANT
 from bot.settings import load_settings
 from tests.github_double import GitHubDouble
 

@@ -1,4 +1,4 @@
-"""bot.report: what a check run shows for a result (conclusion, summary, annotations and their batching)."""
+"""bot.github.render: what a check run shows for a result (conclusion, summary, annotations and their batching)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from githubkit_schemas.v2026_03_10.models import (
     ReposOwnerRepoCheckRunsCheckRunIdPatchBodyAnyof1 as PatchBody1,
 )
 
-from bot.report import (
+from bot.github.render import (
     MAX_SUMMARY,
     report_cancelled,
     report_disabled,

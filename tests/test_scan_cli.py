@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.cli import main
+from bot.cli.main import main
 from checks import registry
 from checks.change import ChangedFile
 from checks.finding import Finding, Severity, make_fingerprint
@@ -329,13 +329,13 @@ def test_per_check_policy_with_the_real_secrets_check(
 
 
 def prguard_command() -> tuple[list[str], dict[str, str]]:
-    """The installed `prguard` script when there is one, else `python -m bot.cli` from this checkout."""
+    """The installed `prguard` script when there is one, else `python -m bot.cli.main` from this checkout."""
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     script = Path(sys.executable).with_name("prguard")
     if script.exists():
         return [str(script)], env
     env["PYTHONPATH"] = str(PROJECT)
-    return [sys.executable, "-m", "bot.cli"], env
+    return [sys.executable, "-m", "bot.cli.main"], env
 
 
 def test_subprocess_piped_output_is_plain_and_tty_output_is_coloured(repo: GitRepo) -> None:

@@ -22,8 +22,8 @@ import re
 import secrets
 import string
 
-from bot.formats import text
-from bot.formats.report import ScanReport
+from bot.cli.formats import text
+from bot.cli.formats.scan_report import ScanReport
 from checks.change import Change, LineSet
 from checks.engine import run_check
 from checks.finding import Finding, Severity, make_fingerprint
@@ -257,7 +257,7 @@ def test_scan_bytes_line_numbers_with_crlf_and_invalid_utf8():
 
 
 def test_a_file_name_that_is_not_utf8_is_scanned_in_every_format(tmp_path, capsysbinary):
-    from bot.cli import main
+    from bot.cli.main import main
     from tests.test_formats import validate_sarif
 
     key = ghp()
@@ -281,7 +281,7 @@ def test_a_file_name_that_is_not_utf8_is_scanned_in_every_format(tmp_path, capsy
 
 
 def test_a_shallow_clone_without_merge_base_names_the_refs_and_the_cause(tmp_path, capsys):
-    from bot.cli import main
+    from bot.cli.main import main
 
     upstream = GitRepo.init(tmp_path / "upstream")
     for i in range(3):
@@ -307,7 +307,7 @@ def test_a_shallow_clone_without_merge_base_names_the_refs_and_the_cause(tmp_pat
 
 
 def test_symlinks_are_listed_as_skipped_and_their_target_never_read(tmp_path, capsys):
-    from bot.cli import main
+    from bot.cli.main import main
 
     key = ghp()
     outside = tmp_path / "outside.py"

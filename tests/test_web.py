@@ -17,8 +17,8 @@ import httpx
 import pytest
 import redis
 
+from bot.runtime.receiver import create_app
 from bot.settings import load_settings
-from bot.web import create_app
 from tests.redis_server import RedisServer, free_port
 from tests.webhooks import (
     ServedApp,
@@ -305,7 +305,7 @@ def test_prguard_serve_logs_one_line_per_delivery_and_never_the_secret(
         "PORT": str(port),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"],
+        [sys.executable, "-m", "bot.cli.main", "serve", "--host", "127.0.0.1"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -354,8 +354,8 @@ async def test_a_synchronize_delivery_supersedes_the_queued_opened_one(
     """Receiver to worker: two real deliveries for one PR; only the newer head is scanned."""
     from redis.asyncio import Redis
 
-    from bot.queue import JobQueue
-    from bot.worker import Worker
+    from bot.runtime.queue import JobQueue
+    from bot.runtime.worker import Worker
     from tests.worker_handlers import RecordingHandler
 
     opened = pull_request_payload("opened", head_sha="1" * 40, updated_at="2026-05-01T10:00:00Z")

@@ -18,10 +18,10 @@ import redis as redis_sync
 from redis.asyncio import Redis
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.jobs import Job
 from bot.log import add_sensitive
-from bot.queue import JobQueue
-from bot.worker import Worker, consumer_name
+from bot.runtime.envelope import Job
+from bot.runtime.queue import JobQueue
+from bot.runtime.worker import Worker, consumer_name
 from tests.redis_server import RedisServer
 from tests.secrets_keys import private_key_pem
 from tests.worker_handlers import RecordingHandler
@@ -474,7 +474,7 @@ def test_prguard_worker_starts_with_the_real_pipeline_and_stops_on_sigterm(
         "PRGUARD_REDIS_PREFIX": redis_prefix,
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "worker", "--concurrency", "2"],
+        [sys.executable, "-m", "bot.cli.main", "worker", "--concurrency", "2"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,

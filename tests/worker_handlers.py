@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-from bot.jobs import IsCurrent, Job
+from bot.runtime.envelope import IsCurrent, Job
 
 
 @dataclass

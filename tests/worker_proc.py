@@ -11,8 +11,8 @@ import sys
 from redis.asyncio import Redis
 
 from bot.log import configure
-from bot.queue import JobQueue
-from bot.worker import Worker, install_stop_signals, run_service
+from bot.runtime.queue import JobQueue
+from bot.runtime.worker import Worker, install_stop_signals, run_service
 from tests.worker_handlers import RedisLogHandler
 
 

@@ -5,7 +5,7 @@ a 502 creates a duplicate), may sleep up to an hour on a rate limit (blocking a 
 installation token that GitHub rejects with 401. `RetryPolicy` replaces them:
 
 - 5xx and network errors: idempotent methods (GET, HEAD, PUT, DELETE) are retried after short, bounded delays;
-  POST and PATCH are not retried blindly (`bot.checkruns` re-checks GitHub's state before repeating a write).
+  POST and PATCH are not retried blindly (`bot.github.checkruns` re-checks GitHub's state before repeating a write).
 - 403/429 rate limits: wait `Retry-After`, else until `x-ratelimit-reset`, else at least a minute — unless
   the wait is longer than `max_rate_limit_wait`, then `RateLimitWaitTooLong` is raised so the job fails
   visibly and the queue retries it later instead of a worker sleeping for an hour.

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from bot.formats.report import ScanReport, information_uri, tool_version
+from bot.cli.formats.scan_report import ScanReport, information_uri, tool_version
 from bot.log import scrub
 from checks.finding import Finding, Severity
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.formats import json_format, sarif, text
-from bot.formats.report import ScanReport
+from bot.cli.formats import json_format, sarif, text
+from bot.cli.formats.scan_report import ScanReport
 
 Renderer = Callable[..., str]
 

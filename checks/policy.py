@@ -1,6 +1,6 @@
 """Repository policy: `.github/prguard.yml`, read from the pull request's base branch.
 
-The file is validated against `bot/schemas/prguard.schema.json`, and every error names the key and the line
+The file is validated against `checks/schemas/prguard.schema.json`, and every error names the key and the line
 it is on, so a failing check run tells an admin exactly what to fix. Unknown keys are errors rather than
 ignored: a typo such as `fial_on` must never silently weaken the gate. Keys planned for later versions
 (`signoff`, `waivers`, `_extends`, …) are rejected with "not supported yet" for the same reason — a policy
@@ -225,7 +225,7 @@ def _mark_line(mark: yaml.Mark | None) -> int | None:
 @cache
 def schema() -> dict[str, Any]:
     """The JSON Schema shipped in the package (also usable by editors via yaml-language-server)."""
-    text = resources.files("bot.schemas").joinpath("prguard.schema.json").read_text(encoding="utf-8")
+    text = resources.files("checks.schemas").joinpath("prguard.schema.json").read_text(encoding="utf-8")
     return json.loads(text)  # type: ignore[no-any-return]
 
 

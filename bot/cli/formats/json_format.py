@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.formats.report import ScanReport
+from bot.cli.formats.scan_report import ScanReport
 from bot.log import scrub
 
 VERSION = 1

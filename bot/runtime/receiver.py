@@ -38,9 +38,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.jobs import job_from_event
 from bot.log import configure, get_logger
-from bot.queue import JobQueue, stale_connection_retry
+from bot.runtime.envelope import job_from_event
+from bot.runtime.queue import JobQueue, stale_connection_retry
 from bot.settings import ConfigError, Settings, load_settings
 
 log = get_logger("prguard.web")

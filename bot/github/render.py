@@ -1,6 +1,6 @@
 """Turn check results into GitHub check-run payloads: conclusion, Markdown summary and annotations.
 
-Pure functions, no network: `bot.pipeline` posts what these return. GitHub's limits shape them: a summary of
+Pure functions, no network: `bot.features.scan` posts what these return. GitHub's limits shape them: a summary of
 at most 65,535 characters (the findings table is truncated with a note), at most 50 annotations per request
 (`RunReport.requests` batches them: the completing update carries the first 50, further updates the rest, each
 resending title and summary), and a cap on annotations per run (`annotation_cap`, default 500) beyond which
@@ -281,7 +281,7 @@ def report_cancelled(check: str, newer_sha: str = "", *, closed: bool = False) -
 
 
 def in_progress_body(check: str) -> dict[str, Any]:
-    from bot.checkruns import now
+    from bot.github.checkruns import now
 
     return {
         "status": "in_progress",

@@ -12,10 +12,10 @@ import sys
 
 #: subcommand -> (module, help). Each module defines `add_arguments(parser)` and `run(args) -> int`.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "scan": ("bot.scan_cmd", "scan a local git repository's changes (no server, no GitHub needed)"),
-    "serve": ("bot.web", "run the webhook receiver"),
-    "worker": ("bot.worker", "run a worker that scans queued pull requests"),
-    "register": ("bot.register", "create the GitHub App from app.yml (the manifest flow)"),
+    "scan": ("bot.cli.scan", "scan a local git repository's changes (no server, no GitHub needed)"),
+    "serve": ("bot.runtime.receiver", "run the webhook receiver"),
+    "worker": ("bot.runtime.worker", "run a worker that scans queued pull requests"),
+    "register": ("bot.cli.register", "create the GitHub App from app.yml (the manifest flow)"),
 }
 
 

@@ -10,16 +10,16 @@ import argparse
 import os
 import sys
 
-from bot import formats
-from bot.formats.report import ScanReport
+from bot.cli import formats
+from bot.cli.formats.scan_report import ScanReport
 from bot.log import scrub
-from bot.policy import POLICY_PATH, Policy, PolicyError, parse_policy
 from checks import registry
 from checks.base import Check
 from checks.change import DEFAULT_MAX_FILE_BYTES, Change
 from checks.engine import CheckResult, create_checks, run_checks
 from checks.finding import Severity
 from checks.git_change import GitError, change_from_git, find_root, read_at
+from checks.policy import POLICY_PATH, Policy, PolicyError, parse_policy
 
 EPILOG = """\
 exit status:

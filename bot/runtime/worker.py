@@ -29,7 +29,7 @@ job's scan thread is still running (`run_service`). A job's exception never stop
 Redis connection is retried with backoff.
 
 Bounds (tell operators): the stream holds about PRGUARD_STREAM_MAXLEN entries (default 100,000, approximate
-trimming); see bot/queue.py.
+trimming); see bot/runtime/queue.py.
 
 Embedding (tests, other runtimes)::
 
@@ -64,9 +64,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.jobs import Job, JobHandler
 from bot.log import configure, get_logger, scrub
-from bot.queue import Entry, JobQueue, stale_connection_retry
+from bot.runtime.envelope import Job, JobHandler
+from bot.runtime.queue import Entry, JobQueue, stale_connection_retry
 
 log = get_logger("prguard.worker")
 
@@ -398,7 +398,9 @@ def run_service(main: Coroutine[Any, Any, int], linger: float = 1.0) -> int:
 
 
 async def _serve(settings: Any, concurrency: int) -> int:
-    from bot.pipeline import Pipeline  # written alongside; imported here so `prguard serve` never needs it
+    from bot.features.scan import (
+        Pipeline,  # written alongside; imported here so `prguard serve` never needs it
+    )
 
     # a bounded pool that waits for a free connection (jobs, heartbeats and the handler share it)
     pool = BlockingConnectionPool.from_url(

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from itertools import groupby
 
-from bot.formats.report import ScanReport
+from bot.cli.formats.scan_report import ScanReport
 from bot.log import scrub
 from checks.finding import Severity
 

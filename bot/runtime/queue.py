@@ -24,7 +24,7 @@ head are recorded together or not at all (a failed XADD never leaves a mark that
 redelivery look like a duplicate). Because the script touches several keys, Redis Cluster needs them in
 one hash slot: use a prefix with a hash tag, e.g. PRGUARD_REDIS_PREFIX="{prguard}".
 
-Interface used by the receiver (bot/web.py) and the worker (bot/worker.py)::
+Interface used by the receiver (bot/runtime/receiver.py) and the worker (bot/runtime/worker.py)::
 
     queue = JobQueue(redis, prefix="prguard", maxlen=100_000, dedupe_ttl=..., head_ttl=...)
     queue = JobQueue.from_settings(redis, settings)
@@ -54,8 +54,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from bot.jobs import Job
 from bot.log import get_logger
+from bot.runtime.envelope import Job
 
 if TYPE_CHECKING:
     from bot.settings import Settings

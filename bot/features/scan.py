@@ -1,7 +1,7 @@
 """The worker's job handler: one PR head in, four completed check runs out.
 
     resolve the PR (fork events carry none) → create/find the runs `in_progress` → policy from the BASE branch
-    → PR files + contents (bot.change_github) → checks in a thread → still the newest head? → post results
+    → PR files + contents (bot.github.pull_change) → checks in a thread → still the newest head? → post results
 
 Every run this job created ends completed: with results, `failure` when the policy is invalid, `cancelled`
 when a newer push superseded the head (seen by the queue, or by the PR files API listing another head
@@ -22,12 +22,10 @@ from typing import Any
 from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
-from bot.change_github import FetchOptions, FetchStats, HeadMoved, build_change
-from bot.checkruns import PREFIX, CheckRuns, Run, now, pr_from_external_id, run_name
-from bot.github import GitHubApp, error_message
-from bot.jobs import IsCurrent, Job
-from bot.log import Logger, get_logger, scrub
-from bot.report import (
+from bot.github.checkruns import PREFIX, CheckRuns, Run, now, pr_from_external_id, run_name
+from bot.github.client import GitHubApp, error_message
+from bot.github.pull_change import FetchOptions, FetchStats, HeadMoved, build_change
+from bot.github.render import (
     RunReport,
     annotations_refused_note,
     in_progress_body,
@@ -38,6 +36,8 @@ from bot.report import (
     report_policy_error,
     report_unavailable,
 )
+from bot.log import Logger, get_logger, scrub
+from bot.runtime.envelope import IsCurrent, Job
 from checks import registry
 from checks.change import ChangedFile
 from checks.engine import create_checks, run_checks
@@ -268,7 +268,7 @@ class Pipeline:
         (the base branch was deleted or renamed mid-job) is retried at the PR's base SHA, and raises if that
         is unknown too: falling back to the defaults there would silently drop a stricter policy.
         """
-        from bot.policy import POLICY_PATH, parse_policy
+        from checks.policy import POLICY_PATH, parse_policy
 
         refs = [r for r in dict.fromkeys((pull.base_ref, pull.base_sha)) if r]
         for i, ref in enumerate(refs):
@@ -289,7 +289,7 @@ class Pipeline:
         raise ValueError("a pull request without a base ref or SHA")
 
     async def _scan(self, gh: GitHub[Any], job: Job, pull: PullContext, log: Logger) -> dict[str, RunReport]:
-        from bot.policy import PolicyError
+        from checks.policy import PolicyError
 
         try:
             policy, source = await self._policy(gh, job, pull)
@@ -381,7 +381,7 @@ class Pipeline:
     async def _newest_head(self, job: Job) -> str:
         try:
             if self._queue is None:
-                from bot.queue import JobQueue
+                from bot.runtime.queue import JobQueue
 
                 self._queue = JobQueue.from_settings(self.redis, self.settings)
             return str(await self._queue.latest_head(job) or "")

@@ -1,0 +1,1 @@
+"""The `prguard` command line: one module per subcommand, and the scan's output formats."""
