@@ -1,7 +1,7 @@
 """The whole App on loopback for end-to-end tests and the latency benchmark.
 
-GitHub double (uvicorn thread) ← worker (`bot.worker.Worker` + `bot.pipeline.Pipeline`, in this event loop)
-← Redis Stream ← receiver (`bot.web.create_app`, uvicorn thread) ← signed real-shape webhook deliveries.
+GitHub double (uvicorn thread) ← worker (`bot.runtime.worker.Worker` + the scan feature's handler, in this event
+loop) ← Redis Stream ← receiver (`bot.runtime.receiver.create_app`, uvicorn thread) ← signed real-shape webhook deliveries.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
-from bot.features.scan import Pipeline
+from bot.features.scan import ScanHandler
 from bot.github.client import GitHubApp, GitHubOptions
 from bot.runtime.queue import JobQueue
 from bot.runtime.receiver import create_app
@@ -73,8 +73,8 @@ class Stack:
             app_id=double.app_id, private_key=double.private_key_pem, api_url=double.base_url,
             server_error_delays=FAST_RETRIES, max_rate_limit_wait=5.0, api_version=self.settings.api_version,
         ))
-        self.pipeline = Pipeline(self.settings, self.redis, github=self.github)
-        self.worker = Worker(self.queue, self.pipeline, concurrency=concurrency,
+        self.pipeline = ScanHandler(self.settings, self.redis, github=self.github)
+        self.worker = Worker(self.queue, {"scan": self.pipeline}, concurrency=concurrency,
                              visibility_timeout=visibility_timeout, max_attempts=max_attempts,
                              shutdown_grace=2.0, block_ms=100)
         self.stop = asyncio.Event()
@@ -93,7 +93,6 @@ class Stack:
         if self.task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
-        await self.pipeline.aclose()
         self.receiver.stop()
         self.http.close()
         await self.redis.aclose()

@@ -1,7 +1,7 @@
 """End to end over real HTTP: signed delivery → running receiver → Redis Stream → worker → GitHub double.
 
 Each test builds a `Stack` (tests/e2e_stack.py): the receiver under uvicorn on loopback, one
-`bot.worker.Worker` running `bot.pipeline.Pipeline`, a real Redis (private key prefix) and a fresh GitHub
+`bot.runtime.worker.Worker` running the scan feature's handler, a real Redis (private key prefix) and a fresh GitHub
 double, and asserts what a user sees on GitHub: the four check runs, their conclusions, summaries and
 annotations.
 """

@@ -4,7 +4,6 @@ heartbeats, a worker killed mid-job, and graceful stops."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 import signal
@@ -19,9 +18,10 @@ from redis.asyncio import Redis
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.log import add_sensitive
-from bot.runtime.envelope import Job
+from bot.runtime.envelope import Envelope
 from bot.runtime.queue import JobQueue
 from bot.runtime.worker import Worker, consumer_name
+from tests.envelopes import enqueue, scan_job
 from tests.redis_server import RedisServer
 from tests.secrets_keys import private_key_pem
 from tests.worker_handlers import RecordingHandler
@@ -29,20 +29,8 @@ from tests.worker_handlers import RecordingHandler
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_job(delivery: str, head_sha: str = "a" * 40, pr: int = 7, action: str = "opened") -> Job:
-    return Job(
-        event="pull_request",
-        action=action,
-        delivery_id=delivery,
-        installation_id=42,
-        owner="acme",
-        repo="shop",
-        head_sha=head_sha,
-        pr_number=pr,
-        base_ref="main",
-        base_sha="b" * 40,
-        head_ref="feature",
-    )
+def make_job(delivery: str, head_sha: str = "a" * 40, pr: int = 7, action: str = "opened") -> Envelope:
+    return scan_job(delivery, head_sha=head_sha, pr=pr, action=action)
 
 
 @pytest.fixture
@@ -51,15 +39,14 @@ def queue(redis: Redis, redis_prefix: str) -> JobQueue:
 
 
 def worker_for(queue: JobQueue, handler: RecordingHandler, visibility: float = 0.3, **kw: object) -> Worker:
-    return Worker(
-        queue, handler, concurrency=4, visibility_timeout=visibility, max_attempts=3, block_ms=50, **kw
-    )  # type: ignore[arg-type]
+    return Worker(queue, {"scan": handler}, concurrency=4, visibility_timeout=visibility, max_attempts=3,
+                  block_ms=50, **kw)  # type: ignore[arg-type]
 
 
 async def test_processed_job_is_acked_and_not_seen_again(queue: JobQueue) -> None:
     handler = RecordingHandler()
     worker = worker_for(queue, handler)
-    assert await queue.enqueue(make_job("d1"))
+    assert await enqueue(queue, make_job("d1"))
     assert await worker.run_once() == 1
     assert handler.calls == [("process", "d1", 1)]
     assert handler.current_after_sleep == [True]
@@ -76,7 +63,7 @@ async def test_failing_job_is_retried_then_dead_lettered_with_a_redacted_reason(
     add_sensitive(token)
     handler = RecordingHandler(fail_with=f"GitHub said 502 while using {token}")
     worker = worker_for(queue, handler)
-    await queue.enqueue(make_job("d-fail"))
+    await enqueue(queue, make_job("d-fail"))
     deadline = time.monotonic() + 10
     while "fail" not in handler.methods() and time.monotonic() < deadline:
         await worker.run_once()
@@ -102,7 +89,7 @@ async def test_failing_job_is_retried_then_dead_lettered_with_a_redacted_reason(
 async def test_a_job_that_fails_once_succeeds_on_retry(queue: JobQueue, redis: Redis) -> None:
     handler = RecordingHandler(fail_with="transient", fail_times=1)
     worker = worker_for(queue, handler)
-    await queue.enqueue(make_job("d-flaky"))
+    await enqueue(queue, make_job("d-flaky"))
     await worker.run_once()
     assert await worker.run_once() == 0  # not before the visibility timeout
     await asyncio.sleep(0.35)
@@ -115,8 +102,8 @@ async def test_a_job_that_fails_once_succeeds_on_retry(queue: JobQueue, redis: R
 async def test_newer_head_supersedes_a_queued_older_job(queue: JobQueue) -> None:
     handler = RecordingHandler()
     worker = worker_for(queue, handler)
-    await queue.enqueue(make_job("old", head_sha="1" * 40), updated_at="2026-01-01T00:00:00Z")
-    await queue.enqueue(
+    await enqueue(queue, make_job("old", head_sha="1" * 40), updated_at="2026-01-01T00:00:00Z")
+    await enqueue(queue,
         make_job("new", head_sha="2" * 40, action="synchronize"), updated_at="2026-01-01T00:05:00Z"
     )
     assert await worker.run_once() == 2
@@ -127,9 +114,9 @@ async def test_newer_head_supersedes_a_queued_older_job(queue: JobQueue) -> None
 async def test_a_late_redelivery_of_an_older_push_does_not_unsupersede(queue: JobQueue) -> None:
     handler = RecordingHandler()
     worker = worker_for(queue, handler)
-    await queue.enqueue(make_job("new", head_sha="2" * 40), updated_at="2026-01-01T00:05:00Z")
-    await queue.enqueue(make_job("old", head_sha="1" * 40), updated_at="2026-01-01T00:00:00Z")
-    assert await queue.latest_head(make_job("x")) == "2" * 40
+    await enqueue(queue, make_job("new", head_sha="2" * 40), updated_at="2026-01-01T00:05:00Z")
+    await enqueue(queue, make_job("old", head_sha="1" * 40), updated_at="2026-01-01T00:00:00Z")
+    assert await queue.latest_version(make_job("x")) == "2" * 40
     await worker.run_once()
     assert sorted(handler.calls) == [("cancel", "old", 1), ("process", "new", 1)]
 
@@ -140,14 +127,14 @@ async def test_a_check_suite_for_the_real_head_runs_even_when_its_synchronize_wa
     """The synchronize for head 2 never reached the queue (answered 503; GitHub does not retry), so the
     record still says head 1. The check suite (and any re-run) for head 2 used to be cancelled against that
     stale record, leaving no check run at all on the PR's real head."""
-    await queue.enqueue(make_job("opened", head_sha="1" * 40), updated_at="2026-01-01T00:00:00Z")
+    await enqueue(queue, make_job("opened", head_sha="1" * 40), updated_at="2026-01-01T00:00:00Z")
     handler = RecordingHandler()
     worker = worker_for(queue, handler)
     assert await worker.run_once() == 1
-    suite = dataclasses.replace(make_job("suite", head_sha="2" * 40), event="check_suite", action="requested")
-    rerun = dataclasses.replace(suite, delivery_id="rerun", action="rerequested")
-    await queue.enqueue(suite)
-    await queue.enqueue(rerun)
+    suite = scan_job("suite", event="check_suite", head_sha="2" * 40)
+    rerun = scan_job("rerun", event="check_suite", action="rerequested", head_sha="2" * 40)
+    await enqueue(queue, suite)
+    await enqueue(queue, rerun)
     assert await worker.run_once() == 2
     assert sorted(handler.calls) == [
         ("process", "opened", 1), ("process", "rerun", 1), ("process", "suite", 1)
@@ -156,9 +143,9 @@ async def test_a_check_suite_for_the_real_head_runs_even_when_its_synchronize_wa
 
 
 async def test_a_check_suite_queued_before_a_newer_push_is_superseded(queue: JobQueue) -> None:
-    suite = dataclasses.replace(make_job("suite", head_sha="1" * 40), event="check_suite", action="requested")
-    await queue.enqueue(suite)
-    await queue.enqueue(make_job("pushed", head_sha="2" * 40, action="synchronize"),
+    suite = scan_job("suite", event="check_suite", head_sha="1" * 40)
+    await enqueue(queue, suite)
+    await enqueue(queue, make_job("pushed", head_sha="2" * 40, action="synchronize"),
                         updated_at="2026-01-01T00:05:00Z")
     handler = RecordingHandler()
     assert await worker_for(queue, handler).run_once() == 2
@@ -168,10 +155,10 @@ async def test_a_check_suite_queued_before_a_newer_push_is_superseded(queue: Job
 async def test_is_current_turns_false_when_a_newer_head_arrives_mid_job(queue: JobQueue) -> None:
     handler = RecordingHandler(sleep=0.3)
     worker = worker_for(queue, handler, visibility=2.0)
-    await queue.enqueue(make_job("old", head_sha="1" * 40), updated_at="2026-01-01T00:00:00Z")
+    await enqueue(queue, make_job("old", head_sha="1" * 40), updated_at="2026-01-01T00:00:00Z")
     run = asyncio.create_task(worker.run_once())
     await asyncio.wait_for(handler.started.wait(), 5)
-    await queue.enqueue(make_job("new", head_sha="2" * 40), updated_at="2026-01-01T00:05:00Z")
+    await enqueue(queue, make_job("new", head_sha="2" * 40), updated_at="2026-01-01T00:05:00Z")
     await run
     assert handler.current_after_sleep == [False]
 
@@ -179,8 +166,8 @@ async def test_is_current_turns_false_when_a_newer_head_arrives_mid_job(queue: J
 async def test_one_crashing_job_does_not_stop_the_others(queue: JobQueue, redis: Redis) -> None:
     handler = RecordingHandler(fail_with="boom", fail_times=1)
     worker = worker_for(queue, handler, visibility=5.0)
-    await queue.enqueue(make_job("first", pr=1))
-    await queue.enqueue(make_job("second", pr=2))
+    await enqueue(queue, make_job("first", pr=1))
+    await enqueue(queue, make_job("second", pr=2))
     await redis.xadd(queue.stream, {"garbage": "not a job"})
     stop = asyncio.Event()
     runner = asyncio.create_task(worker.run(stop))
@@ -201,7 +188,7 @@ async def test_heartbeat_keeps_a_long_job_from_being_stolen(queue: JobQueue) -> 
     owner = worker_for(queue, slow, visibility=0.8, reclaim_interval=60)  # only the thief sweeps
     thief_handler = RecordingHandler()
     thief = worker_for(queue, thief_handler, visibility=0.8)
-    await queue.enqueue(make_job("long"))
+    await enqueue(queue, make_job("long"))
     stop = asyncio.Event()
     runner = asyncio.create_task(owner.run(stop))
     await asyncio.wait_for(slow.started.wait(), 5)
@@ -219,11 +206,11 @@ async def test_heartbeat_keeps_a_long_job_from_being_stolen(queue: JobQueue) -> 
 
 async def test_heartbeat_never_takes_back_an_entry_another_worker_reclaimed(queue: JobQueue) -> None:
     await queue.ensure_group()
-    await queue.enqueue(make_job("x"))
+    await enqueue(queue, make_job("x"))
     [entry] = await queue.read("a", 1, block_ms=10)
     await asyncio.sleep(0.05)
     [stolen] = await queue.reclaim("b", min_idle_ms=10, count=1)
-    assert stolen.entry_id == entry.entry_id and stolen.job is not None and stolen.job.attempt == 2
+    assert stolen.entry_id == entry.entry_id and stolen.envelope is not None and stolen.envelope.attempt == 2
     assert await queue.heartbeat("a", [entry.entry_id]) == []
     assert await queue.heartbeat("b", [entry.entry_id]) == [entry.entry_id]
 
@@ -247,7 +234,7 @@ async def test_a_worker_that_lost_its_job_to_a_reclaim_stops_its_own_copy(
     owner_queue = StallingQueue(redis, prefix=redis_prefix, maxlen=1000)
     owner_handler = RecordingHandler(sleep=3.0)
     owner = worker_for(owner_queue, owner_handler, visibility=0.6, reclaim_interval=60)
-    await queue.enqueue(make_job("stalled"))
+    await enqueue(queue, make_job("stalled"))
     stop = asyncio.Event()
     runner = asyncio.create_task(owner.run(stop))
     try:
@@ -255,7 +242,7 @@ async def test_a_worker_that_lost_its_job_to_a_reclaim_stops_its_own_copy(
         owner_queue.stalled = True
         await asyncio.sleep(0.8)  # idle past the visibility timeout: another worker takes it over
         [taken] = await queue.reclaim("thief", min_idle_ms=600, count=1)
-        assert taken.job is not None and taken.job.attempt == 2
+        assert taken.envelope is not None and taken.envelope.attempt == 2
         owner_queue.stalled = False
         deadline = time.monotonic() + 3
         while owner.running:
@@ -276,7 +263,7 @@ async def test_a_running_job_whose_entry_vanished_with_a_redis_restart_still_fin
     must not mistake the missing entry for a reclaim by another worker and drop its copy."""
     handler = RecordingHandler(sleep=1.0)
     worker = worker_for(queue, handler, visibility=0.3, reclaim_interval=60)
-    await queue.enqueue(make_job("mid-restart"))
+    await enqueue(queue, make_job("mid-restart"))
     stop = asyncio.Event()
     runner = asyncio.create_task(worker.run(stop))
     try:
@@ -337,7 +324,7 @@ async def test_a_worker_killed_mid_job_has_its_job_finished_by_another(
     log_key = f"{redis_prefix}:test-log"
     first = start_worker(redis_url, redis_prefix, sleep=30, visibility=1.0, grace=5)
     try:
-        await queue.enqueue(make_job("killed"))
+        await enqueue(queue, make_job("killed"))
         await wait_for_log(redis, log_key, lambda e: any(x.startswith("start:killed:1:") for x in e))
         os.kill(first.pid, signal.SIGKILL)
         first.wait(5)
@@ -364,7 +351,7 @@ async def test_sigterm_lets_a_short_job_finish_then_exits(
     log_key = f"{redis_prefix}:test-log"
     proc = start_worker(redis_url, redis_prefix, sleep=0.5, visibility=5.0, grace=5)
     try:
-        await queue.enqueue(make_job("short"))
+        await enqueue(queue, make_job("short"))
         await wait_for_log(redis, log_key, lambda e: any(x.startswith("start:short") for x in e))
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(5) == 0
@@ -386,7 +373,7 @@ async def test_sigterm_hands_a_long_job_back_for_another_worker_at_once(
     # visibility 60 s: without the hand-back the next worker would wait a minute
     proc = start_worker(redis_url, redis_prefix, sleep=30, visibility=60.0, grace=0.3)
     try:
-        await queue.enqueue(make_job("long"))
+        await enqueue(queue, make_job("long"))
         await wait_for_log(redis, log_key, lambda e: any(x.startswith("start:long:1") for x in e))
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
@@ -397,7 +384,7 @@ async def test_sigterm_hands_a_long_job_back_for_another_worker_at_once(
             proc.kill()
             proc.wait(5)
     handler = RecordingHandler()
-    worker = Worker(queue, handler, visibility_timeout=60.0, block_ms=10)
+    worker = Worker(queue, {"scan": handler}, visibility_timeout=60.0, block_ms=10)
     assert await worker.run_once() == 1
     assert handler.calls == [("process", "long", 2)]
     assert await queue.pending_count() == 0
@@ -411,7 +398,7 @@ async def test_sigterm_exits_within_the_grace_even_while_a_scan_thread_runs(
     log_key = f"{redis_prefix}:test-log"
     proc = start_worker(redis_url, redis_prefix, sleep=30, visibility=60.0, grace=0.3, thread=True)
     try:
-        await queue.enqueue(make_job("scan"))
+        await enqueue(queue, make_job("scan"))
         await wait_for_log(redis, log_key, lambda e: any(x.startswith("start:scan:1") for x in e))
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
@@ -428,7 +415,7 @@ async def test_sigterm_exits_within_the_grace_even_while_a_scan_thread_runs(
     job_fields = (handed["delivery"], handed["repo"], handed["pr"], handed["head_sha"])
     assert job_fields == ("scan", "acme/shop", 7, "a" * 40)  # a job-related line names its job
     handler = RecordingHandler()
-    assert await Worker(queue, handler, visibility_timeout=60.0, block_ms=10).run_once() == 1
+    assert await Worker(queue, {"scan": handler}, visibility_timeout=60.0, block_ms=10).run_once() == 1
     assert handler.calls == [("process", "scan", 2)]
 
 
@@ -436,18 +423,18 @@ async def test_the_worker_survives_a_redis_outage(private_redis: RedisServer, re
     client = Redis.from_url(private_redis.url, socket_connect_timeout=1, socket_timeout=2)
     queue = JobQueue(client, prefix=redis_prefix)
     handler = RecordingHandler()
-    worker = Worker(queue, handler, visibility_timeout=2.0, block_ms=50)
+    worker = Worker(queue, {"scan": handler}, visibility_timeout=2.0, block_ms=50)
     stop = asyncio.Event()
     runner = asyncio.create_task(worker.run(stop))
     try:
-        await queue.enqueue(make_job("before"))
+        await enqueue(queue, make_job("before"))
         while len(handler.calls) < 1:
             await asyncio.sleep(0.05)
         private_redis.stop()
         await asyncio.sleep(1.0)  # the worker keeps polling a dead Redis without dying
         assert not runner.done()
         private_redis.start()  # empty: no stream, no group — the worker recreates them
-        await queue.enqueue(make_job("after"))
+        await enqueue(queue, make_job("after"))
         deadline = time.monotonic() + 15
         while len(handler.calls) < 2:
             assert time.monotonic() < deadline and not runner.done(), handler.calls
@@ -507,7 +494,7 @@ async def test_a_poison_entry_that_is_not_utf8_is_dead_lettered_and_blocks_nothi
     every reclaim sweep (which returns the oldest entry first): no stalled job was ever taken over again."""
     await queue.ensure_group()
     await redis.xadd(queue.stream, {b"delivery_id": b"\xff\xfe", b"event": b"pull_request"})
-    await queue.enqueue(make_job("good"))
+    await enqueue(queue, make_job("good"))
     handler = RecordingHandler()
     worker = worker_for(queue, handler)
     stop = asyncio.Event()

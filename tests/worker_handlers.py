@@ -1,4 +1,4 @@
-"""Test `JobHandler`s: real implementations of the protocol that record what the worker asked of them."""
+"""Test `Handler`s: real implementations of the protocol that record what the worker asked of them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-from bot.runtime.envelope import IsCurrent, Job
+from bot.runtime.envelope import Envelope as Job
+from bot.runtime.envelope import IsCurrent
 
 
 @dataclass
@@ -38,7 +39,7 @@ class RecordingHandler:
         self.calls.append(("fail", job.delivery_id, job.attempt))
         self.fail_reasons.append(reason)
 
-    async def cancel(self, job: Job) -> None:
+    async def cancel(self, job: Job, newer_version: str = "") -> None:
         self.calls.append(("cancel", job.delivery_id, job.attempt))
 
     def methods(self, delivery_id: str | None = None) -> list[str]:
@@ -69,5 +70,5 @@ class RedisLogHandler:
     async def fail(self, job: Job, reason: str) -> None:
         await self._record("fail", job)
 
-    async def cancel(self, job: Job) -> None:
+    async def cancel(self, job: Job, newer_version: str = "") -> None:
         await self._record("cancel", job)

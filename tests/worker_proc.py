@@ -1,6 +1,6 @@
 """A worker process for tests that kill or stop workers: `python -m tests.worker_proc REDIS_URL PREFIX
-SLEEP VISIBILITY GRACE [thread]`. It runs the real `bot.worker.Worker` (with its signal handling, under
-`bot.worker.run_service` as `prguard worker` does) around a `RedisLogHandler`, whose records the test reads
+SLEEP VISIBILITY GRACE [thread]`. It runs the real `bot.runtime.worker.Worker` (with its signal handling, under
+`bot.cli.worker.run_service` as `prguard worker` does) around a `RedisLogHandler`, whose records the test reads
 from Redis; with `thread`, the handler's sleep is a blocking call in a thread, as a scan is."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from redis.asyncio import Redis
 
 from bot.log import configure
 from bot.runtime.queue import JobQueue
-from bot.runtime.worker import Worker, install_stop_signals, run_service
+from bot.cli.worker import install_stop_signals, run_service
+from bot.runtime.worker import Worker
 from tests.worker_handlers import RedisLogHandler
 
 
@@ -20,7 +21,7 @@ async def main(redis_url: str, prefix: str, sleep: float, visibility: float, gra
                in_thread: bool = False) -> int:
     redis = Redis.from_url(redis_url)
     handler = RedisLogHandler(redis, prefix, sleep, in_thread=in_thread)
-    worker = Worker(JobQueue(redis, prefix=prefix), handler, concurrency=2,
+    worker = Worker(JobQueue(redis, prefix=prefix), {"scan": handler}, concurrency=2,
                     visibility_timeout=visibility, max_attempts=3, shutdown_grace=grace, block_ms=100)
     stop = asyncio.Event()
     install_stop_signals(stop)

@@ -13,8 +13,8 @@ import sys
 #: subcommand -> (module, help). Each module defines `add_arguments(parser)` and `run(args) -> int`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("bot.cli.scan", "scan a local git repository's changes (no server, no GitHub needed)"),
-    "serve": ("bot.runtime.receiver", "run the webhook receiver"),
-    "worker": ("bot.runtime.worker", "run a worker that scans queued pull requests"),
+    "serve": ("bot.cli.serve", "run the webhook receiver"),
+    "worker": ("bot.cli.worker", "run a worker: queued pull-request work and periodic tasks"),
     "register": ("bot.cli.register", "create the GitHub App from app.yml (the manifest flow)"),
 }
 

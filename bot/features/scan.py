@@ -1,33 +1,40 @@
-"""The worker's job handler: one PR head in, four completed check runs out.
+"""The PR scan, prguard's first feature: one PR head in, one completed check run per check out.
+
+Routing (in the receiver, payload only): `pull_request` opened / synchronize / reopened / ready_for_review, and
+`edited` when the base branch changed (the policy comes from the new base); `check_suite` requested /
+rerequested; `check_run` rerequested (the "Re-run" button). Each becomes one envelope whose supersede key is the
+PR and whose version is the head SHA, so a newer head cancels an older scan (and never anything else).
+
+Handling (in the worker):
 
     resolve the PR (fork events carry none) → create/find the runs `in_progress` → policy from the BASE branch
-    → PR files + contents (bot.github.pull_change) → checks in a thread → still the newest head? → post results
+    → PR files + contents (bot.github.pull_change) → checks in a thread → still the newest head? → post
 
 Every run this job created ends completed: with results, `failure` when the policy is invalid, `cancelled`
 when a newer push superseded the head (seen by the queue, or by the PR files API listing another head
 mid-job), or — if the job keeps failing — `failure` via `fail()` once the queue gives up. A 422 GitHub
-gives for annotations does not count as failing: the run is completed without them (see `_post`).
-A job that raises leaves its runs `in_progress` on purpose: the queue retries it and the retry
-reuses the same runs (`CheckRuns.ensure` finds them), so no duplicates appear.
+gives for annotations does not count as failing: the run is completed without them (bot.github.publish).
+A job that raises leaves its runs `in_progress` on purpose: the queue retries it and the retry reuses the
+same runs (`CheckRuns.ensure` finds them), so no duplicates appear. `fail` and `cancel` touch only the runs
+of the checks (`prguard/<check>`), never another feature's runs on the same commit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from githubkit import GitHub
-from githubkit.exception import RequestFailed
 
-from bot.github.checkruns import PREFIX, CheckRuns, Run, now, pr_from_external_id, run_name
-from bot.github.client import GitHubApp, error_message
+from bot.github.checkruns import CheckRuns, Run, pr_from_external_id, run_name
+from bot.github.client import GitHubApp
+from bot.github.publish import complete, create_completed, post, settle
 from bot.github.pull_change import FetchOptions, FetchStats, HeadMoved, build_change
+from bot.github.pulls import PullContext, base_policy, context_of, pr_for_head
 from bot.github.render import (
     RunReport,
-    annotations_refused_note,
     in_progress_body,
     report_cancelled,
     report_disabled,
@@ -37,14 +44,104 @@ from bot.github.render import (
     report_unavailable,
 )
 from bot.log import Logger, get_logger, scrub
-from bot.runtime.envelope import IsCurrent, Job
+from bot.runtime.envelope import Envelope, IsCurrent
+from bot.runtime.scheduler import PeriodicTask
 from checks import registry
 from checks.change import ChangedFile
 from checks.engine import create_checks, run_checks
+from checks.policy import Policy, PolicyError
+
+#: (event, action) pairs that start a scan of a PR head (plus `pull_request.edited` with a new base)
+EVENTS: dict[str, frozenset[str]] = {
+    "pull_request": frozenset({"opened", "synchronize", "reopened", "ready_for_review", "edited"}),
+    "check_suite": frozenset({"requested", "rerequested"}),
+    "check_run": frozenset({"rerequested"}),
+}
+
+
+class ScanFeature:
+    name = "scan"
+    events = EVENTS
+
+    def envelopes(self, event: str, delivery_id: str, payload: dict[str, Any]) -> list[Envelope]:
+        envelope = scan_envelope(event, delivery_id, payload)
+        return [envelope] if envelope is not None else []
+
+    def handler(self, services: Any) -> ScanHandler:
+        return ScanHandler(services.settings, services.redis, github=services.github)
+
+    def periodic(self, services: Any) -> list[PeriodicTask]:
+        return []
+
+
+def scan_envelope(event: str, delivery_id: str, payload: dict[str, Any]) -> Envelope | None:
+    """The scan a delivery asks for, or None. Reads only the fields it needs, so real payloads that predate
+    newer GitHub fields are accepted."""
+    action = str(payload.get("action", ""))
+    if event == "pull_request" and action == "edited" and "base" not in (payload.get("changes") or {}):
+        # `edited` matters only when the base branch changed: the gate (policy) comes from the new base,
+        # so a PR retargeted from a lax branch to `main` must not keep runs judged by the lax policy
+        return None
+    if action not in EVENTS.get(event, frozenset()):
+        return None
+    repo = payload.get("repository") or {}
+    owner = (repo.get("owner") or {}).get("login", "")
+    name = repo.get("name", "")
+    installation_id = int((payload.get("installation") or {}).get("id") or 0)
+    if not (owner and name and installation_id):
+        return None
+    if event == "pull_request":
+        pr = payload.get("pull_request") or {}
+        if pr.get("state") == "closed":
+            return None
+        return make_envelope(event, action, delivery_id, installation_id, owner, name, pr["head"]["sha"],
+                         pr=pr, updated_at=str(pr.get("updated_at") or ""),
+                         before=str(payload.get("before") or ""))
+    suite = payload.get("check_suite") if event == "check_suite" else (payload.get("check_run") or {}).get(
+        "check_suite"
+    )
+    head_sha = (payload.get("check_run") or {}).get("head_sha") or (suite or {}).get("head_sha", "")
+    prs = (suite or {}).get("pull_requests") or (payload.get("check_run") or {}).get("pull_requests") or []
+    if not head_sha:
+        return None
+    pr = next((p for p in prs if _same_repo((p.get("base") or {}).get("repo"), repo)), None)
+    return make_envelope(event, action, delivery_id, installation_id, owner, name, head_sha, pr=pr,
+                     head_branch=(suite or {}).get("head_branch") or "")
+
+
+def make_envelope(event: str, action: str, delivery_id: str, installation_id: int, owner: str, repo: str,
+              head_sha: str, *, pr: dict[str, Any] | None, updated_at: str = "", before: str = "",
+              head_branch: str = "") -> Envelope:
+    number = int(pr["number"]) if pr else 0
+    data = ({"base_ref": pr["base"]["ref"], "base_sha": pr["base"]["sha"], "head_ref": pr["head"]["ref"]}
+            if pr else {"base_ref": "", "base_sha": "", "head_ref": head_branch})
+    return Envelope(
+        feature=ScanFeature.name, event=event, action=action, delivery_id=delivery_id,
+        installation_id=installation_id, owner=owner, repo=repo, pr_number=number, head_sha=head_sha,
+        # the PR's scans: a newer head supersedes older ones. Only `pull_request` deliveries say which head
+        # is newest (ordered by `updated_at`, ties broken by the push's `before`)
+        supersede_key=f"scan:{owner}/{repo}#{number}" if number else "",
+        version=head_sha, version_order=updated_at, version_before=before,
+        records_version=event == "pull_request" and number > 0,
+        data=data,
+    )
+
+
+def _same_repo(ref: Any, repository: dict[str, Any]) -> bool:
+    """Whether a `pull_requests[].base.repo` stub ({id, url, name}) is the event's repository.
+
+    A check suite in a fork lists the parent's PRs for that branch: their numbers mean nothing in the fork,
+    and taking one would scan (or supersede) an unrelated PR of the fork. Such jobs keep PR 0 instead.
+    """
+    if not isinstance(ref, dict):
+        return False
+    if ref.get("id") is not None and repository.get("id") is not None:
+        return bool(ref["id"] == repository["id"])
+    return bool(ref.get("url")) and str(ref.get("url")).lower() == str(repository.get("url", "")).lower()
 
 
 @dataclass(frozen=True)
-class PipelineOptions:
+class ScanOptions:
     annotation_cap: int = 500
     max_file_bytes: int = 1024 * 1024
     fetch_concurrency: int = 8
@@ -52,45 +149,30 @@ class PipelineOptions:
     head_recheck_delay: float = 1.0
 
     @classmethod
-    def from_settings(cls, settings: Any) -> PipelineOptions:
-        return cls(
-            annotation_cap=int(getattr(settings, "annotation_cap", cls.annotation_cap)),
-            max_file_bytes=int(getattr(settings, "max_file_bytes", cls.max_file_bytes)),
-            fetch_concurrency=int(
-                getattr(settings, "github_fetch_concurrency", None) or cls.fetch_concurrency
-            ),
-        )
+    def from_settings(cls, settings: Any) -> ScanOptions:
+        return cls(annotation_cap=settings.annotation_cap, max_file_bytes=settings.max_file_bytes,
+                   fetch_concurrency=settings.github_fetch_concurrency)
 
 
-@dataclass
-class PullContext:
-    """What a job needs to know about its PR, read from GitHub (the job's own fields may be partial)."""
-
-    number: int
-    head_sha: str
-    base_sha: str
-    base_ref: str
-    html_url: str  # the base repository's web URL, for blob links
-    changed_files: int
+def _check_runs(names: list[str], runs: list[Run]) -> list[Run]:
+    """The runs among `runs` that belong to the scan's checks (not another feature's)."""
+    wanted = {run_name(n) for n in names}
+    return [r for r in runs if r.name in wanted]
 
 
-class Pipeline:
-    """`bot.jobs.JobHandler` for the GitHub App (see the module docstring)."""
+class ScanHandler:
+    """The scan's `bot.runtime.envelope.Handler` (see the module docstring)."""
 
     def __init__(self, settings: Any, redis: Any, *, github: GitHubApp | None = None,
-                 options: PipelineOptions | None = None) -> None:
+                 options: ScanOptions | None = None) -> None:
         self.settings = settings
         self.redis = redis
         self.github = github or GitHubApp.from_settings(settings)
-        self.options = options or PipelineOptions.from_settings(settings)
-        self._queue: Any = None
+        self.options = options or ScanOptions.from_settings(settings)
 
-    async def aclose(self) -> None:
-        """Nothing pooled outlives a job (each job opens and closes its own HTTP client)."""
-
-    # --- JobHandler ---------------------------------------------------------------------------------------
-    async def process(self, job: Job, is_current: IsCurrent) -> None:
-        log = get_logger("prguard.pipeline", **job.log_context())
+    # --- Handler ------------------------------------------------------------------------------------------
+    async def process(self, job: Envelope, is_current: IsCurrent) -> None:
+        log = get_logger("prguard.scan", **job.log_context())
         started = time.monotonic()
         gh = self.github.installation(job.installation_id)
         async with gh:
@@ -98,12 +180,12 @@ class Pipeline:
             if pull is None:
                 return
             if not await self._first_for_head(job):
-                log.info("pipeline.duplicate_head", pr=pull.number,
+                log.info("scan.duplicate_head", pr=pull.number,
                          note="another delivery for this push already scans this head")
                 return
             runs = self._runs(gh, job, log)
             opened = await self._open(runs, job.head_sha, pull.number)
-            log.info("pipeline.runs_in_progress", pr=pull.number, runs={n: r.id for n, r in opened.items()})
+            log.info("scan.runs_in_progress", pr=pull.number, runs={n: r.id for n, r in opened.items()})
             scan_started = time.monotonic()
             try:
                 reports = await self._scan(gh, job, pull, log)
@@ -112,18 +194,58 @@ class Pipeline:
                 return
             post_started = time.monotonic()
             if not await is_current():
-                log.info("pipeline.superseded_before_posting", pr=pull.number)
+                log.info("scan.superseded_before_posting", pr=pull.number)
                 newer = await self._newest_head(job)
-                await self._complete(runs, opened, {c: report_cancelled(c, newer) for c in opened})
+                await complete(runs, opened, {c: report_cancelled(c, newer) for c in opened})
                 return
-            await self._complete(runs, opened, reports)
+            await complete(runs, opened, reports)
         done = time.monotonic()
-        log.info("pipeline.done", pr=pull.number, seconds=round(done - started, 3),
+        log.info("scan.done", pr=pull.number, seconds=round(done - started, 3),
                  open_s=round(scan_started - started, 3), scan_s=round(post_started - scan_started, 3),
                  post_s=round(done - post_started, 3),
                  conclusions={c: r.conclusion for c, r in reports.items()})
 
-    async def _head_moved(self, gh: GitHub[Any], job: Job, number: int, runs: CheckRuns,
+    async def fail(self, job: Envelope, reason: str) -> None:
+        """Dead letter: every scan run on this head that is not completed becomes `failure` (and a check
+        with no run at all gets a failed one, so a required check never waits forever)."""
+        log = get_logger("prguard.scan", **job.log_context())
+        reason = scrub(reason)
+        gh = self.github.installation(job.installation_id)
+        async with gh:
+            runs = self._runs(gh, job, log)
+            pr_number = job.pr_number
+            existing = await runs.list_for_head(job.head_sha, all_runs=True)
+            if not pr_number:
+                pr_number = next((pr_from_external_id(r.external_id) for r in existing if r.external_id), 0)
+            tasks = []
+            for check in registry.check_names():
+                report = report_failed(check, reason)
+                mine = [r for r in existing if r.name == run_name(check)]
+                tasks += [post(runs, run, report) for run in mine if not run.completed]
+                if not mine:
+                    tasks.append(create_completed(runs, job.head_sha, pr_number, report))
+            await settle(tasks)
+        log.error("scan.failed_runs_completed", reason=reason, runs=len(tasks))
+
+    async def cancel(self, job: Envelope, newer_version: str) -> None:
+        """Superseded: complete this head's open scan runs as `cancelled`, naming the newer head."""
+        log = get_logger("prguard.scan", **job.log_context())
+        gh = self.github.installation(job.installation_id)
+        async with gh:
+            runs = self._runs(gh, job, log)
+            closed = await self._cancel_open(runs, job.head_sha, newer_version)
+        log.info("scan.cancelled", newer_head=newer_version, runs=closed)
+
+    # --- steps --------------------------------------------------------------------------------------------
+    async def _cancel_open(self, runs: CheckRuns, head_sha: str, newer: str, *, closed: bool = False) -> int:
+        open_runs = _check_runs(registry.check_names(), await runs.open_runs(head_sha))
+        await settle(
+            post(runs, run, report_cancelled(run.name.removeprefix("prguard/"), newer, closed=closed))
+            for run in open_runs
+        )
+        return len(open_runs)
+
+    async def _head_moved(self, gh: GitHub[Any], job: Envelope, number: int, runs: CheckRuns,
                           opened: dict[str, Run], moved: HeadMoved, log: Logger) -> None:
         """A push landed mid-job: cancel this head's runs once the PR itself confirms the new head.
 
@@ -133,48 +255,10 @@ class Pipeline:
         pr = (await gh.rest.pulls.async_get(job.owner, job.repo, number)).parsed_data
         if pr.head.sha == job.head_sha:
             raise moved
-        log.info("pipeline.head_moved", newer_head=pr.head.sha, listed=moved.listed)
-        await self._complete(runs, opened, {c: report_cancelled(c, pr.head.sha) for c in opened})
+        log.info("scan.head_moved", newer_head=pr.head.sha, listed=moved.listed)
+        await complete(runs, opened, {c: report_cancelled(c, pr.head.sha) for c in opened})
 
-    async def fail(self, job: Job, reason: str) -> None:
-        """Dead letter: every prguard run on this head that is not completed becomes `failure`."""
-        log = get_logger("prguard.pipeline", **job.log_context())
-        reason = scrub(reason)
-        gh = self.github.installation(job.installation_id)
-        async with gh:
-            runs = self._runs(gh, job, log)
-            pr_number = job.pr_number
-            existing = await runs.list_for_head(job.head_sha, all_runs=True)
-            if not pr_number:
-                pr_number = next((pr_from_external_id(r.external_id) for r in existing if r.external_id), 0)
-            reports = {c: report_failed(c, reason) for c in registry.check_names()}
-            tasks = []
-            for check, report in reports.items():
-                mine = [r for r in existing if r.name == run_name(check)]
-                open_runs = [r for r in mine if not r.completed]
-                for run in open_runs:
-                    tasks.append(self._post(runs, run, report))
-                if not mine:
-                    tasks.append(self._create_completed(runs, job.head_sha, pr_number, report))
-            await _settle(tasks)
-        log.error("pipeline.failed_runs_completed", reason=reason, runs=len(tasks))
-
-    async def cancel(self, job: Job) -> None:
-        """Superseded: complete this head's open runs as `cancelled`, naming the newer head."""
-        log = get_logger("prguard.pipeline", **job.log_context())
-        newer = await self._newest_head(job)
-        gh = self.github.installation(job.installation_id)
-        async with gh:
-            runs = self._runs(gh, job, log)
-            open_runs = await runs.open_runs(job.head_sha)
-            await _settle(
-                self._post(runs, run, report_cancelled(run.name.removeprefix(PREFIX), newer))
-                for run in open_runs
-            )
-        log.info("pipeline.cancelled", newer_head=newer, runs=len(open_runs))
-
-    # --- steps --------------------------------------------------------------------------------------------
-    async def _first_for_head(self, job: Job) -> bool:
+    async def _first_for_head(self, job: Envelope) -> bool:
         """False when this job only repeats a scan another delivery of the same push already owns.
 
         GitHub sends both `pull_request.synchronize` and `check_suite.requested` for one push to a PR (fork
@@ -185,8 +269,7 @@ class Pipeline:
         """
         if job.action == "rerequested":
             return True
-        prefix = getattr(self.settings, "redis_prefix", "prguard")
-        key = f"{prefix}:head-scan:{job.owner}/{job.repo}@{job.head_sha}".lower()
+        key = f"{self.settings.redis_prefix}:head-scan:{job.owner}/{job.repo}@{job.head_sha}".lower()
         mine = f"{job.event}.{job.action}:{job.delivery_id}"
         if await self.redis.set(key, mine, nx=True, ex=3600):
             return True
@@ -196,15 +279,17 @@ class Pipeline:
             return True
         return not (job.event == "check_suite" or holder.startswith("check_suite."))
 
-    def _runs(self, gh: GitHub[Any], job: Job, log: Logger) -> CheckRuns:
+    def _runs(self, gh: GitHub[Any], job: Envelope, log: Logger) -> CheckRuns:
         return CheckRuns(gh, job.owner, job.repo, app_id=self.github.options.app_id or None,
                          write_retry_delays=self.github.options.server_error_delays, logger=log)
 
-    async def _pull(self, gh: GitHub[Any], job: Job, log: Logger) -> PullContext | None:
-        """The job's PR, mapping a bare head SHA (fork `check_suite`/`check_run` events) to its open PR."""
-        number = job.pr_number or await self._pr_for_head(gh, job, log)
+    async def _pull(self, gh: GitHub[Any], job: Envelope, log: Logger) -> PullContext | None:
+        """The job's PR as GitHub has it now; None (after closing this head's open runs) when there is nothing
+        to scan: no open PR has this head, the PR is closed, or its head has moved on."""
+        number = job.pr_number or await pr_for_head(gh, self._runs(gh, job, log), job.owner, job.repo,
+                                                    job.head_sha, log)
         if not number:
-            log.info("pipeline.no_open_pr", note="no open pull request has this head; nothing to scan")
+            log.info("scan.no_open_pr", note="no open pull request has this head; nothing to scan")
             return None
         pr = (await gh.rest.pulls.async_get(job.owner, job.repo, number)).parsed_data
         if pr.state == "open" and pr.head.sha != job.head_sha:
@@ -216,44 +301,15 @@ class Pipeline:
             # for an older push), is not scanned — the PR files API would describe another commit — and
             # runs an earlier attempt opened must not stay in_progress forever
             closed = pr.state != "open"
-            runs = self._runs(gh, job, log)
-            open_runs = await runs.open_runs(job.head_sha)
-            await _settle(
-                self._post(runs, run, report_cancelled(run.name.removeprefix(PREFIX), pr.head.sha,
-                                                       closed=closed))
-                for run in open_runs
-            )
-            log.info("pipeline.pr_not_open" if closed else "pipeline.head_not_current", pr=number,
-                     state=pr.state, pr_head=pr.head.sha, runs_cancelled=len(open_runs))
+            cancelled = await self._cancel_open(self._runs(gh, job, log), job.head_sha, pr.head.sha,
+                                                closed=closed)
+            log.info("scan.pr_not_open" if closed else "scan.head_not_current", pr=number,
+                     state=pr.state, pr_head=pr.head.sha, runs_cancelled=cancelled)
             return None
-        return PullContext(
-            number=number,
-            head_sha=job.head_sha,
-            base_sha=pr.base.sha or job.base_sha,   # live values: the PR may have been retargeted since
-            base_ref=pr.base.ref or job.base_ref,
-            html_url=str(pr.base.repo.html_url),
-            changed_files=int(pr.changed_files or 0),
-        )
-
-    async def _pr_for_head(self, gh: GitHub[Any], job: Job, log: Logger) -> int:
-        resp = await gh.rest.repos.async_list_pull_requests_associated_with_commit(
-            job.owner, job.repo, job.head_sha
-        )
-        for pr in resp.parsed_data:
-            if pr.state == "open" and pr.head.sha == job.head_sha:
-                log.info("pipeline.pr_mapped", pr=pr.number, via="commits/{sha}/pulls")
-                return int(pr.number)
-        # a fork's head commit may not be listed: our own runs carry the PR in external_id
-        runs = await self._runs(gh, job, log).list_for_head(job.head_sha, all_runs=True)
-        for run in runs:
-            number = pr_from_external_id(run.external_id)
-            if number:
-                log.info("pipeline.pr_mapped", pr=number, via="external_id")
-                return number
-        return 0
+        return context_of(pr, number, job.head_sha, job.get("base_sha"), job.get("base_ref"))
 
     async def _open(self, runs: CheckRuns, head_sha: str, pr_number: int) -> dict[str, Run]:
-        """The four runs `in_progress`: reused when a previous attempt opened them, else created."""
+        """The runs `in_progress`: reused when a previous attempt opened them, else created."""
         names = registry.check_names()
         known = await runs.list_for_head(head_sha)
         created = await asyncio.gather(*(
@@ -261,36 +317,10 @@ class Pipeline:
         ))
         return dict(zip(names, created, strict=True))
 
-    async def _policy(self, gh: GitHub[Any], job: Job, pull: PullContext) -> tuple[Any, str]:
-        """The policy at the base branch (never the head), and where it came from, for summaries.
+    async def _policy(self, gh: GitHub[Any], job: Envelope, pull: PullContext) -> tuple[Policy, str]:
+        return await base_policy(gh, job.owner, job.repo, pull)
 
-        Only GitHub's plain "Not Found" for the file means "no policy". A 404 that says the *ref* is unknown
-        (the base branch was deleted or renamed mid-job) is retried at the PR's base SHA, and raises if that
-        is unknown too: falling back to the defaults there would silently drop a stricter policy.
-        """
-        from checks.policy import POLICY_PATH, parse_policy
-
-        refs = [r for r in dict.fromkeys((pull.base_ref, pull.base_sha)) if r]
-        for i, ref in enumerate(refs):
-            try:
-                resp = await gh.rest.repos.async_get_content(
-                    job.owner, job.repo, POLICY_PATH, ref=ref,
-                    headers={"Accept": "application/vnd.github.raw+json"},
-                )
-            except RequestFailed as exc:
-                if exc.response.status_code != 404:
-                    raise
-                if error_message(exc) == "Not Found":
-                    return parse_policy(None), f"defaults (no .github/prguard.yml on `{_short(ref)}`)"
-                if i + 1 < len(refs):
-                    continue
-                raise
-            return parse_policy(resp.content), f"`.github/prguard.yml` on `{_short(ref)}`"
-        raise ValueError("a pull request without a base ref or SHA")
-
-    async def _scan(self, gh: GitHub[Any], job: Job, pull: PullContext, log: Logger) -> dict[str, RunReport]:
-        from checks.policy import PolicyError
-
+    async def _scan(self, gh: GitHub[Any], job: Envelope, pull: PullContext, log: Logger) -> dict[str, RunReport]:
         try:
             policy, source = await self._policy(gh, job, pull)
         except PolicyError as exc:
@@ -325,7 +355,7 @@ class Pipeline:
                                      concurrency=self.options.fetch_concurrency),
                 logger=log, stats=stats,
             )
-            done = await asyncio.to_thread(run_checks, checks, change, ignore=policy.ignores)
+            done = await asyncio.to_thread(run_checks, checks, change, policy=policy)
             results = {r.check: r for r in done}
             results.update(broken)
         else:
@@ -341,66 +371,13 @@ class Pipeline:
                      error=bool(result.error), seconds=round(result.duration_s, 3))
         return {name: reports[name] for name in registry.check_names()}
 
-    async def _complete(self, runs: CheckRuns, opened: dict[str, Run], reports: dict[str, RunReport]) -> None:
-        await _settle(self._post(runs, opened[c], reports[c]) for c in opened)
-
-    async def _post(self, runs: CheckRuns, run: Run, report: RunReport) -> Run:
-        """Complete `run` with `report`: the first request completes it, the rest append annotations.
-
-        GitHub refuses a whole request (422) for one annotation it dislikes. Retrying cannot help, and the
-        run must not stay `in_progress`: the request is sent again without its annotations and the summary
-        says so, so the run still completes with its real conclusion; later batches are then dropped.
-        """
-        for i, body in enumerate(report.requests()):
-            if i == 0:
-                body["completed_at"] = now()
-            batch = body["output"].get("annotations", [])
-            try:
-                run = await runs.update(run, body, new_annotations=len(batch))
-            except RequestFailed as exc:
-                if exc.response.status_code != 422 or not batch:
-                    raise
-                runs.log.warning("pipeline.annotations_refused", check_run=run.name, run_id=run.id,
-                                 batch=i + 1, error=scrub(error_message(exc)))
-                body = {**body, "output": {"title": report.title,
-                                           "summary": annotations_refused_note(report.summary,
-                                                                               error_message(exc))}}
-                run = await runs.update(run, body)
-                break
-        return run
-
-    async def _create_completed(self, runs: CheckRuns, head_sha: str, pr_number: int,
-                                report: RunReport) -> Run:
-        first, *rest = report.requests()
-        body = {**first, "started_at": now(), "completed_at": now()}
-        run = await runs.ensure(head_sha, run_name(report.check), pr_number, body, reuse_open=False)
-        for more in rest:
-            run = await runs.update(run, more, new_annotations=len(more["output"].get("annotations", [])))
-        return run
-
-    async def _newest_head(self, job: Job) -> str:
+    async def _newest_head(self, job: Envelope) -> str:
+        """The PR's newest known head, for a nicer summary only: never lets a cancellation fail."""
         try:
-            if self._queue is None:
-                from bot.runtime.queue import JobQueue
+            from bot.runtime.queue import JobQueue
 
-                self._queue = JobQueue.from_settings(self.redis, self.settings)
-            return str(await self._queue.latest_head(job) or "")
-        except Exception:  # only used for a nicer summary: never let it fail a cancellation
+            return str(await JobQueue.from_settings(self.redis, self.settings).latest_version(job) or "")
+        except Exception as exc:
+            get_logger("prguard.scan", **job.log_context()).warning("scan.newest_head_unknown",
+                                                                     error=scrub(repr(exc)))
             return ""
-
-
-async def _settle(coros: Iterable[Awaitable[Any]]) -> list[Any]:
-    """Run the writes together and let every one of them finish before raising the first error.
-
-    With a bare `gather`, the first failure left the job (and closed its HTTP client) while the other runs'
-    updates were still in flight: those runs then failed too and stayed `in_progress`.
-    """
-    results = await asyncio.gather(*coros, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return results
-
-
-def _short(ref: str) -> str:
-    return ref[:12] if len(ref) == 40 and all(c in "0123456789abcdef" for c in ref) else ref

@@ -1,50 +1,68 @@
-"""What travels on the queue: a `Job` for one PR head, built from a webhook delivery.
+"""What travels on the queue: an `Envelope` naming the feature that handles it, and how it dedupes and supersedes.
 
-The receiver calls `job_from_event` to decide whether a delivery is relevant (and never talks to GitHub);
-workers hand each job to a `JobHandler`. Jobs are flat string maps because that is what a Redis Stream entry
-holds.
+The runtime knows no feature. It reads only the envelope's own fields:
+
+- `feature` picks the handler on the worker;
+- `dedupe_key` is what makes two deliveries the same work (by default the feature and GitHub's delivery id, so a
+  redelivery is queued once per feature, and a delivery two features want is queued once for each);
+- `supersede_key` + `version` say which work a newer push makes obsolete: a PR scan's key is the PR and its
+  version the head SHA, so a newer head cancels an older scan. Work with no `supersede_key` (a slash-command)
+  is never superseded. `version_order` (the payload's `updated_at`) and `version_before` (the push's `before`)
+  order versions; only envelopes with `records_version` (deliveries that are authoritative about the newest
+  version, e.g. `pull_request`) record one.
+
+`pr_number` and `head_sha` are first-class because nearly every feature concerns one PR head and every log line
+names them. Anything else a feature needs travels in `data` (flat strings: a Redis Stream entry holds strings).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
 from typing import Any, Protocol
 
-#: (event, action) pairs that start a scan of a PR head.
-RELEVANT: dict[str, frozenset[str]] = {
-    "pull_request": frozenset({"opened", "synchronize", "reopened", "ready_for_review"}),
-    "check_suite": frozenset({"requested", "rerequested"}),
-    "check_run": frozenset({"rerequested"}),
-}
+#: prefix of a feature's own fields in a stream entry, so they never collide with the envelope's
+DATA_PREFIX = "data."
+#: the feature of stream entries written before envelopes named one (they were all PR scans)
+LEGACY_FEATURE = "scan"
 
 
 @dataclass(frozen=True)
-class Job:
+class Envelope:
+    feature: str
     event: str
     action: str
     delivery_id: str
     installation_id: int
     owner: str
     repo: str
-    head_sha: str
-    pr_number: int = 0          # 0 = unknown yet (e.g. check_suite from a fork): the handler maps it
-    base_ref: str = ""
-    base_sha: str = ""
-    head_ref: str = ""
-    attempt: int = 1            # set by the queue from the stream's delivery count
+    pr_number: int = 0            # 0 = not known yet (e.g. a check suite from a fork): the feature maps it
+    head_sha: str = ""
+    dedupe_key: str = ""          # "" = "<feature>:<delivery_id>"
+    supersede_key: str = ""       # "" = never superseded
+    version: str = ""
+    version_order: str = ""
+    version_before: str = ""
+    records_version: bool = False
+    data: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    attempt: int = 1              # set by the queue from the stream's delivery count
 
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.repo}"
 
     @property
-    def pr_key(self) -> str:
-        """Identity of the PR whose newest head supersedes older jobs."""
-        return f"{self.owner}/{self.repo}#{self.pr_number}"
+    def dedupe(self) -> str:
+        return self.dedupe_key or f"{self.feature}:{self.delivery_id}"
+
+    def get(self, key: str, default: str = "") -> str:
+        """One of the feature's own fields."""
+        return self.data.get(key, default)
 
     def log_context(self) -> dict[str, Any]:
         return {
+            "feature": self.feature,
             "event": f"{self.event}.{self.action}",
             "delivery": self.delivery_id,
             "repo": self.full_name,
@@ -53,91 +71,65 @@ class Job:
         }
 
     def to_fields(self) -> dict[str, str]:
-        return {k: str(v) for k, v in asdict(self).items()}
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "data":
+                out.update({f"{DATA_PREFIX}{k}": str(v) for k, v in value.items()})
+            elif isinstance(value, bool):
+                out[f.name] = "1" if value else ""
+            else:
+                out[f.name] = str(value)
+        return out
 
     @classmethod
-    def from_fields(cls, data: dict[str, str] | dict[bytes, bytes]) -> Job:
-        decoded = {
-            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-            for k, v in data.items()
-        }
+    def from_fields(cls, raw: Mapping[str, str] | Mapping[bytes, bytes]) -> Envelope:
+        """The envelope in a stream entry. Raises KeyError/ValueError/TypeError when it is not one.
+
+        Entries written before envelopes existed (flat PR-scan jobs without `feature`) still parse: they are
+        scans, and their extra fields (`base_ref`, …) land in `data`.
+        """
+        decoded = {_text(k): _text(v) for k, v in raw.items()}
+        known = {f.name: f for f in fields(cls)}
         kwargs: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name in decoded:
-                kwargs[f.name] = int(decoded[f.name]) if f.type in ("int", int) else decoded[f.name]
-        return cls(**kwargs)
+        data: dict[str, str] = {}
+        for key, value in decoded.items():
+            name = key.removeprefix(DATA_PREFIX)
+            if key.startswith(DATA_PREFIX) or name not in known or name == "data":
+                data[name] = value
+            elif known[name].type in ("int", int):
+                kwargs[name] = int(value)
+            elif known[name].type in ("bool", bool):
+                kwargs[name] = value not in ("", "0", "False", "false")
+            else:
+                kwargs[name] = value
+        kwargs.setdefault("feature", LEGACY_FEATURE)
+        return cls(**kwargs, data=MappingProxyType(data))
 
 
-def job_from_event(event: str, delivery_id: str, payload: dict[str, Any]) -> Job | None:
-    """The job a delivery asks for, or None when prguard has nothing to do with it.
-
-    Reads only the fields it needs, so real payloads that predate newer GitHub fields are accepted.
-    """
-    action = str(payload.get("action", ""))
-    retargeted = event == "pull_request" and action == "edited" and "base" in (payload.get("changes") or {})
-    if action not in RELEVANT.get(event, frozenset()) and not retargeted:
-        # `edited` matters only when the base branch changed: the gate (policy) comes from the new base,
-        # so a PR retargeted from a lax branch to `main` must not keep runs judged by the lax policy
-        return None
-    repo = payload.get("repository") or {}
-    owner = (repo.get("owner") or {}).get("login", "")
-    name = repo.get("name", "")
-    installation_id = int((payload.get("installation") or {}).get("id") or 0)
-    if not (owner and name and installation_id):
-        return None
-    common = {"event": event, "action": action, "delivery_id": delivery_id,
-              "installation_id": installation_id, "owner": owner, "repo": name}
-    if event == "pull_request":
-        pr = payload.get("pull_request") or {}
-        if pr.get("state") == "closed":
-            return None
-        return Job(**common, head_sha=pr["head"]["sha"], pr_number=int(pr["number"]),
-                   base_ref=pr["base"]["ref"], base_sha=pr["base"]["sha"], head_ref=pr["head"]["ref"])
-    suite = payload.get("check_suite") if event == "check_suite" else (payload.get("check_run") or {}).get(
-        "check_suite"
-    )
-    head_sha = (payload.get("check_run") or {}).get("head_sha") or (suite or {}).get("head_sha", "")
-    prs = (suite or {}).get("pull_requests") or (payload.get("check_run") or {}).get("pull_requests") or []
-    if not head_sha:
-        return None
-    pr = next((p for p in prs if _same_repo((p.get("base") or {}).get("repo"), repo)), None)
-    if pr is not None:
-        return Job(**common, head_sha=head_sha, pr_number=int(pr["number"]),
-                   base_ref=pr["base"]["ref"], base_sha=pr["base"]["sha"], head_ref=pr["head"]["ref"])
-    return Job(**common, head_sha=head_sha, head_ref=(suite or {}).get("head_branch") or "")
-
-
-def _same_repo(ref: Any, repository: dict[str, Any]) -> bool:
-    """Whether a `pull_requests[].base.repo` stub ({id, url, name}) is the event's repository.
-
-    A check suite in a fork lists the parent's PRs for that branch: their numbers mean nothing in the fork,
-    and taking one would scan (or supersede) an unrelated PR of the fork. Such jobs keep PR 0 instead.
-    """
-    if not isinstance(ref, dict):
-        return False
-    if ref.get("id") is not None and repository.get("id") is not None:
-        return bool(ref["id"] == repository["id"])
-    return bool(ref.get("url")) and str(ref.get("url")).lower() == str(repository.get("url", "")).lower()
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 IsCurrent = Callable[[], Awaitable[bool]]
 
 
-class JobHandler(Protocol):
-    """What a worker does with a job. The queue runtime owns retries, reclaim and dead letters."""
+class Handler(Protocol):
+    """What a worker does with one feature's envelopes. The runtime owns retries, reclaim and dead letters."""
 
-    async def process(self, job: Job, is_current: IsCurrent) -> None:
-        """Scan the PR head and post its check runs. Raise to have the job retried.
+    async def process(self, envelope: Envelope, is_current: IsCurrent) -> None:
+        """Do the work. Raise to have it retried (the same envelope comes back with `attempt` + 1).
 
-        `is_current()` says whether this head is still the PR's newest; call it before posting results and
-        cancel (conclusion `cancelled`) instead of posting when it is not.
+        `is_current()` says whether the envelope's version is still the newest for its `supersede_key`
+        (always True for work that is never superseded); check it before posting results.
         """
         ...
 
-    async def fail(self, job: Job, reason: str) -> None:
-        """The job is dead-lettered: complete its check runs as `failure` saying how to retry."""
+    async def fail(self, envelope: Envelope, reason: str) -> None:
+        """The runtime gave up (dead letter): leave nothing the feature started hanging (e.g. complete its
+        check runs as `failure` saying how to retry)."""
         ...
 
-    async def cancel(self, job: Job) -> None:
-        """A newer head superseded this job: complete any of its open check runs as `cancelled`."""
+    async def cancel(self, envelope: Envelope, newer_version: str) -> None:
+        """A newer version superseded this envelope before it ran: close whatever it had opened."""
         ...

@@ -7,11 +7,12 @@ deliveries, which is how retries are bounded before a job is dead-lettered.
 
 Redis keys (`prefix` defaults to "prguard", setting PRGUARD_REDIS_PREFIX)::
 
-    {prefix}:jobs                    the stream (XADD MAXLEN ~ maxlen); consumer group "workers"
-    {prefix}:dead                    dead letters: the job's fields + reason, entry_id, attempts, failed_at
-    {prefix}:delivery:{delivery_id}  X-GitHub-Delivery seen (value: the stream entry id), TTL dedupe_ttl
-    {prefix}:head:{owner/repo#pr}    hash {sha, updated_at, before, entry}: the PR's newest head SHA (and the
-                                     stream entry that recorded it), TTL head_ttl
+    {prefix}:jobs                    the stream of envelopes (XADD MAXLEN ~ maxlen); consumer group "workers"
+    {prefix}:dead                    dead letters: the envelope's fields + reason, entry_id, attempts, failed_at
+    {prefix}:dedupe:{dedupe_key}     an envelope with this dedupe key was queued (value: the stream entry id),
+                                     TTL dedupe_ttl (by default the key is "<feature>:<X-GitHub-Delivery>")
+    {prefix}:newest:{supersede_key}  hash {sha, updated_at, before, entry}: the newest version (a PR's head SHA)
+                                     and the stream entry that recorded it, TTL head_ttl
     {prefix}:error:{entry_id}        last error of a failing entry (for the dead letter's reason), 1 day
 
 The stream is bounded: XADD trims it to about `maxlen` entries (approximate trimming, `MAXLEN ~`; default
@@ -28,14 +29,14 @@ Interface used by the receiver (bot/runtime/receiver.py) and the worker (bot/run
 
     queue = JobQueue(redis, prefix="prguard", maxlen=100_000, dedupe_ttl=..., head_ttl=...)
     queue = JobQueue.from_settings(redis, settings)
-    await queue.enqueue(job, updated_at="2026-...Z", before=sha) -> bool  # False: delivery already seen
+    await queue.enqueue(envelope) -> bool                         # False: its dedupe key was already seen
     await queue.ensure_group()
     await queue.read(consumer, count, block_ms) -> list[Entry]   # new entries, attempt 1
     await queue.reclaim(consumer, min_idle_ms, count) -> list[Entry]  # stalled; attempt from XPENDING
     await queue.ack(entry_id)
     await queue.dead_letter(entry, reason)                        # XADD {prefix}:dead + XACK, atomically
-    await queue.latest_head(job) -> str | None                    # newest head SHA known for job's PR
-    await queue.newer_head(job, entry_id) -> str | None          # the head that supersedes this job
+    await queue.latest_version(envelope) -> str | None            # newest version of its supersede key
+    await queue.newer_version(envelope, entry_id) -> str | None   # the version that supersedes it
     await queue.heartbeat(consumer, entry_ids) -> list[str]       # ids still ours (idle time reset)
     await queue.owners(entry_ids) -> dict[str, str]               # who holds each pending entry
     await queue.hand_back(consumer, entry_ids)                    # make ours reclaimable right away
@@ -55,7 +56,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from bot.log import get_logger
-from bot.runtime.envelope import Job
+from bot.runtime.envelope import Envelope
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -65,10 +66,10 @@ log = get_logger("prguard.queue")
 GROUP = "workers"
 DAY = 24 * 3600
 
-# KEYS: 1 delivery mark, 2 stream, 3 head hash (or the mark again when the job has no PR head to record)
-# ARGV: 1 dedupe ttl, 2 maxlen, 3 head sha ('' = none), 4 updated_at, 5 head ttl, 6 the push's `before` sha,
+# KEYS: 1 dedupe mark, 2 stream, 3 newest-version hash (or the mark again when there is no version to record)
+# ARGV: 1 dedupe ttl, 2 maxlen, 3 version ('' = none), 4 its order (updated_at), 5 ttl, 6 previous version,
 #       7.. field/value pairs
-# A head replaces the recorded one when its updated_at is later; on a tie (GitHub's timestamps have one-second
+# A version replaces the recorded one when its order is later; on a tie (GitHub's timestamps have one-second
 # resolution, two pushes can share one) unless it is the recorded head's own predecessor (`before`), so
 # that two synchronize deliveries of the same second arriving out of order keep the newer head.
 _ENQUEUE = """
@@ -123,12 +124,12 @@ def _lenient(value: Any) -> str:
 
 @dataclass
 class Entry:
-    """One stream entry. `job` is None when the fields do not form a job (it is dead-lettered unprocessed)."""
+    """One stream entry. `envelope` is None when the fields do not form one (it is dead-lettered unprocessed)."""
 
     entry_id: str
     fields: dict[str, str]
     attempts: int = 1                    # deliveries so far, this one included (XPENDING times_delivered)
-    job: Job | None = field(default=None)
+    envelope: Envelope | None = field(default=None)
 
     @classmethod
     def parse(cls, entry_id: Any, raw: dict[Any, Any], attempts: int = 1) -> Entry:
@@ -140,14 +141,14 @@ class Entry:
             data = {_lenient(k): _lenient(v) for k, v in (raw or {}).items()}
             return cls(_s(entry_id), data, attempts, None)
         try:
-            job: Job | None = dataclasses.replace(Job.from_fields(data), attempt=attempts)
-        except (TypeError, ValueError):
-            job = None
-        return cls(_s(entry_id), data, attempts, job)
+            envelope: Envelope | None = dataclasses.replace(Envelope.from_fields(data), attempt=attempts)
+        except (KeyError, TypeError, ValueError):
+            envelope = None
+        return cls(_s(entry_id), data, attempts, envelope)
 
 
 class JobQueue:
-    """Jobs on `{prefix}:jobs`, dead letters on `{prefix}:dead` (see the module docstring for every key)."""
+    """Envelopes on `{prefix}:jobs`, dead letters on `{prefix}:dead` (the module docstring lists every key)."""
 
     def __init__(self, redis: Redis, prefix: str = "prguard", maxlen: int = 100_000,
                  dedupe_ttl: int = 4 * DAY, head_ttl: int = 30 * DAY, group: str = GROUP) -> None:
@@ -168,32 +169,32 @@ class JobQueue:
                    dedupe_ttl=settings.dedupe_ttl, head_ttl=settings.head_ttl)
 
     # --- keys ---------------------------------------------------------------------------------------------
-    def delivery_key(self, delivery_id: str) -> str:
-        return f"{self.prefix}:delivery:{delivery_id}"
+    def dedupe_mark(self, dedupe_key: str) -> str:
+        return f"{self.prefix}:dedupe:{dedupe_key}"
 
-    def head_key(self, job: Job) -> str:
-        # owner and repository names are case-insensitive on GitHub
-        return f"{self.prefix}:head:{job.pr_key.lower()}"
+    def newest_key(self, supersede_key: str) -> str:
+        # owner and repository names are case-insensitive on GitHub, and features build keys from them
+        return f"{self.prefix}:newest:{supersede_key.lower()}"
 
     def _error_key(self, entry_id: str) -> str:
         return f"{self.prefix}:error:{entry_id}"
 
     # --- receiver side ------------------------------------------------------------------------------------
-    async def enqueue(self, job: Job, updated_at: str = "", before: str = "") -> bool:
-        """Queue `job` unless its delivery id was already seen; False means duplicate (nothing queued).
+    async def enqueue(self, envelope: Envelope) -> bool:
+        """Queue `envelope` unless its dedupe key was already seen; False means duplicate (nothing queued).
 
-        For `pull_request` jobs the PR's newest head becomes `job.head_sha` in the same atomic step, unless a
-        head with a later `updated_at` (the payload's `pull_request.updated_at`) is already recorded, so a
-        late redelivery of an old push cannot un-supersede a newer one; `before` (a synchronize payload's
-        previous head) breaks ties between pushes of the same second. Raises redis errors: the caller must
-        then answer 5xx, never 2xx.
+        When the envelope `records_version`, its version becomes the newest of its `supersede_key` in the same
+        atomic step, unless a version with a later `version_order` (a PR's `updated_at`) is already recorded,
+        so a late redelivery of an old push cannot un-supersede a newer one; `version_before` (a synchronize
+        payload's previous head) breaks ties between pushes of the same second. Raises redis errors: the
+        caller must then answer 5xx, never 2xx.
         """
-        mark = self.delivery_key(job.delivery_id)
-        records_head = job.event == "pull_request" and job.pr_number > 0
-        keys = [mark, self.stream, self.head_key(job) if records_head else mark]
-        argv: list[Any] = [self.dedupe_ttl, self.maxlen, job.head_sha if records_head else "", updated_at,
-                           self.head_ttl, before]
-        for key, value in job.to_fields().items():
+        mark = self.dedupe_mark(envelope.dedupe)
+        records = envelope.records_version and bool(envelope.supersede_key and envelope.version)
+        keys = [mark, self.stream, self.newest_key(envelope.supersede_key) if records else mark]
+        argv: list[Any] = [self.dedupe_ttl, self.maxlen, envelope.version if records else "",
+                           envelope.version_order, self.head_ttl, envelope.version_before]
+        for key, value in envelope.to_fields().items():
             argv += [key, value]
         result = await self._enqueue(keys=keys, args=argv)
         return result is not None
@@ -222,7 +223,7 @@ class JobQueue:
     async def reclaim(self, consumer: str, min_idle_ms: int, count: int) -> list[Entry]:
         """Take over entries idle for at least `min_idle_ms` (their holder died, stalled or the job raised).
 
-        Each carries its delivery count (this delivery included) as `attempts` and `job.attempt`. Entries
+        Each carries its delivery count (this delivery included) as `attempts` and `envelope.attempt`. Entries
         trimmed from the stream before anyone processed them are logged (`queue.entry_lost`) and dropped.
         """
         claimed: list[tuple[Any, Any]] = []
@@ -275,28 +276,30 @@ class JobQueue:
         value = await self.redis.get(self._error_key(entry_id))
         return None if value is None else _s(value)
 
-    async def latest_head(self, job: Job) -> str | None:
-        """The newest head SHA recorded for the job's PR, or None when unknown (no PR number, or expired)."""
-        if job.pr_number <= 0:
+    async def latest_version(self, envelope: Envelope) -> str | None:
+        """The newest version recorded for the envelope's supersede key (None: never superseded, or unknown)."""
+        if not envelope.supersede_key:
             return None
-        value = await self.redis.hget(self.head_key(job), "sha")  # type: ignore[misc]
+        value = await self.redis.hget(self.newest_key(envelope.supersede_key), "sha")  # type: ignore[misc]
         return None if value is None else _s(value)
 
-    async def newer_head(self, job: Job, entry_id: str) -> str | None:
-        """The head SHA that supersedes `job` (queued as `entry_id`), or None while the job is current.
+    async def newer_version(self, envelope: Envelope, entry_id: str) -> str | None:
+        """The version that supersedes `envelope` (queued as `entry_id`), or None while it is current.
 
-        Only `pull_request` deliveries record heads (ordered by `updated_at`), so for them the record is the
-        answer. A `check_suite`/`check_run` job is superseded only by a head recorded after it was queued:
-        when the synchronize delivery of the real head never made it (a 503 GitHub does not retry), the
-        record stays at the previous head, and every later check suite or re-run request for the real head
-        was cancelled against it — the PR's required checks then waited forever.
+        Envelopes that record versions (a PR's `pull_request` deliveries, ordered by `updated_at`) are judged
+        by the record alone. Others (a `check_suite` or re-run request for a head) are superseded only by a
+        version recorded after they were queued: when the synchronize delivery of the real head never made it
+        (a 503 GitHub does not retry), the record stays at the previous head, and judging by it alone would
+        cancel every later request for the real head — the PR's required checks would then wait forever.
+        Envelopes without a supersede key are never superseded.
         """
-        if job.pr_number <= 0:
+        if not envelope.supersede_key:
             return None
-        sha, recorded_by = await self.redis.hmget(self.head_key(job), ["sha", "entry"])  # type: ignore[misc]
-        if sha is None or _s(sha) == job.head_sha:
+        sha, recorded_by = await self.redis.hmget(  # type: ignore[misc]
+            self.newest_key(envelope.supersede_key), ["sha", "entry"])
+        if sha is None or _s(sha) == envelope.version:
             return None
-        if job.event != "pull_request" and (
+        if not envelope.records_version and (
             recorded_by is None or _stream_id(_s(recorded_by)) < _stream_id(entry_id)
         ):
             return None
@@ -344,6 +347,18 @@ class JobQueue:
     async def pending_count(self) -> int:
         info = await self.redis.xpending(self.stream, self.group)
         return int(info["pending"]) if info else 0
+
+    async def stats(self) -> dict[str, int]:
+        """Queue depth for operators: entries in the stream, pending (taken, not acknowledged), dead letters."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xlen(self.stream)
+            pipe.xlen(self.dead)
+            length, dead = await pipe.execute()
+        try:
+            pending = await self.pending_count()
+        except ResponseError:  # no group yet: nothing was ever read
+            pending = 0
+        return {"stream": int(length), "pending": pending, "dead_letters": int(dead)}
 
 
 def _stream_id(entry_id: str) -> tuple[int, int]:

@@ -1,31 +1,30 @@
 """The webhook receiver: verify, deduplicate, queue, answer — in milliseconds, no GitHub call, no scan.
 
 Why so little: GitHub gives a delivery 10 seconds and never retries by itself, so the receiver only decides
-whether a delivery is authentic and relevant and makes it durable on the Redis Stream; workers do the rest.
+whether a delivery is authentic, asks the router which features want it (`bot.runtime.router`: payload only,
+no GitHub call) and makes their envelopes durable on the Redis Stream; workers do the rest.
 
     POST /webhook
       no X-Hub-Signature-256                  -> 401 (the SHA-1 X-Hub-Signature alone is not accepted)
       body over 25 MB                         -> 413 (Content-Length checked first; the stream is cut off)
       signature mismatch (HMAC-SHA256, raw)   -> 401, checked before anything is parsed
       not JSON / not an object / odd shape    -> 400
-      irrelevant event or action, ping        -> 200 {"status": "ignored"} / {"status": "pong"}
-      delivery id already seen (Redis, TTL)   -> 200 {"status": "duplicate"}, nothing queued
-      relevant                                -> 202 {"status": "queued"}, one stream entry
+      no feature wants it, ping               -> 200 {"status": "ignored"} / {"status": "pong"}
+      every envelope's dedupe key seen        -> 200 {"status": "duplicate"}, nothing queued
+      relevant                                -> 202 {"status": "queued"}, one stream entry per new envelope
       Redis unreachable                       -> 503, so GitHub shows the delivery failed (redeliverable)
     GET /healthz                              -> 200 {"status": "ok"} when Redis answers PING, else 503
 
-One structured log line per delivery (`webhook.delivery`: event, delivery, repo, pr, head_sha, outcome,
-status, ms); never the body.
+One structured log line per delivery (`webhook.delivery`: event, delivery, repo, pr, head_sha, features,
+outcome, status, ms); never the body. `prguard serve` (bot/cli/serve.py) runs this app under uvicorn.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import hmac
 import json
-import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -38,10 +37,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.log import configure, get_logger
-from bot.runtime.envelope import job_from_event
+from bot.log import get_logger
 from bot.runtime.queue import JobQueue, stale_connection_retry
-from bot.settings import ConfigError, Settings, load_settings
+from bot.runtime.router import Router
+from bot.settings import ConfigError, Settings
 
 log = get_logger("prguard.web")
 
@@ -101,8 +100,9 @@ def connect(redis_url: str) -> Redis:
     return Redis.from_pool(pool)
 
 
-def create_app(settings: Settings, redis_client: Redis | None = None) -> Starlette:
-    """The receiver app. Without `redis_client` it makes one from `settings.redis_url` (closed on shutdown).
+def create_app(settings: Settings, redis_client: Redis | None = None, router: Router | None = None) -> Starlette:
+    """The receiver app. Without `redis_client` it makes one from `settings.redis_url` (closed on shutdown);
+    without `router`, prguard's features (`bot.features.router()`).
 
     Needs only `settings.webhook_secret` and Redis; short Redis timeouts keep a dead Redis from making
     GitHub wait past its 10-second delivery timeout (the answer is then 503).
@@ -113,6 +113,10 @@ def create_app(settings: Settings, redis_client: Redis | None = None) -> Starlet
     owned = redis_client is None
     redis = redis_client or connect(settings.redis_url)
     queue = JobQueue.from_settings(redis, settings)
+    if router is None:
+        from bot.features import router as default_router
+
+        router = default_router()
 
     async def webhook(request: Request) -> JSONResponse:
         started = time.perf_counter()
@@ -143,18 +147,19 @@ def create_app(settings: Settings, redis_client: Redis | None = None) -> Starlet
         if event == "ping":
             return answer(200, "pong")
         try:
-            job = job_from_event(event, delivery, payload)
+            envelopes = router.route(event, delivery, payload)
         except (KeyError, TypeError, ValueError, AttributeError):
             return answer(400, "unexpected_payload", action=str(payload.get("action", "")))
-        if job is None:
+        if not envelopes:
             repo = (payload.get("repository") or {}).get("full_name") if isinstance(
                 payload.get("repository"), dict) else None
             return answer(200, "ignored", action=str(payload.get("action", "")), repo=repo)
-        ctx = {**ctx, **job.log_context()}
-        updated_at = str((payload.get("pull_request") or {}).get("updated_at") or "")
-        before = str(payload.get("before") or "") if event == "pull_request" else ""
+        ctx = {**ctx, **envelopes[0].log_context(), "features": [e.feature for e in envelopes]}
+        ctx.pop("feature", None)
+        queued = 0
         try:
-            queued = await queue.enqueue(job, updated_at=updated_at, before=before)
+            for envelope in envelopes:  # each has its own dedupe mark: a retry queues only what is missing
+                queued += await queue.enqueue(envelope)
         except (RedisError, OSError) as exc:
             return answer(503, "redis_unavailable", error=type(exc).__name__)
         if not queued:
@@ -179,28 +184,3 @@ def create_app(settings: Settings, redis_client: Redis | None = None) -> Starlet
 
     return Starlette(routes=[Route("/webhook", webhook, methods=["POST"]),
                              Route("/healthz", healthz, methods=["GET"])], lifespan=lifespan)
-
-
-# --- `prguard serve` --------------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="0.0.0.0", help="interface to listen on (default 0.0.0.0)")
-    parser.add_argument("--port", type=int, default=None,
-                        help="port to listen on (default $PORT, else 3000)")
-
-
-def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    try:
-        settings = load_settings("web")
-    except ConfigError as exc:
-        return exc.exit()
-    try:
-        port = args.port if args.port is not None else int(os.environ.get("PORT") or 3000)
-    except ValueError:
-        return ConfigError("PORT must be an integer").exit()
-    configure(settings.log_level)
-    log.info("web.start", host=args.host, port=port, api_url=settings.api_url, prefix=settings.redis_prefix)
-    uvicorn.run(create_app(settings), host=args.host, port=port, log_config=None, access_log=False,
-                proxy_headers=True, server_header=False, timeout_graceful_shutdown=10)
-    return 0

@@ -1,31 +1,32 @@
-"""The worker runtime: reads jobs from the stream and hands each to a `JobHandler`, at least once.
+"""The worker runtime: reads envelopes from the stream and hands each to its feature's `Handler`, at least once.
 
-Why it owns retries and not the handler: whatever the handler does (GitHub calls, scans), the same rules must
-hold for every job, including when the process dies — a job is acknowledged only after `handler.process`
-returned, so a dead worker's jobs are reclaimed by another; a job that keeps failing ends in the dead-letter
-stream with its check runs completed as failure instead of staying "in progress" forever.
+Why it owns retries and not the features: whatever a handler does (GitHub calls, scans), the same rules must
+hold for all work, including when the process dies — an entry is acknowledged only after `handler.process`
+returned, so a dead worker's work is reclaimed by another; work that keeps failing ends in the dead-letter
+stream after the feature's `fail` closed what it had opened (a scan completes its check runs as failure), so
+nothing stays "in progress" forever.
 
 The life of one stream entry (`Worker._handle`)::
 
-    delivery count > max_attempts  -> handler.fail(job, reason); dead letter + XACK    (holder died mid-try)
-    PR has a newer head            -> handler.cancel(job); XACK        (superseded; see JobQueue.newer_head)
-    handler.process(job, is_current) returns -> XACK
-    handler.process raises         -> stays pending; reclaimed after the visibility timeout by any worker;
-                                      on the last attempt: handler.fail(job, reason); dead letter + XACK
+    no handler for envelope.feature -> retried like a failure (a newer worker may know it); dead letter at last
+    delivery count > max_attempts   -> handler.fail(env, reason); dead letter + XACK   (holder died mid-try)
+    a newer version superseded it   -> handler.cancel(env, newer); XACK       (see JobQueue.newer_version)
+    handler.process(env, is_current) returns -> XACK
+    handler.process raises          -> stays pending; reclaimed after the visibility timeout by any worker;
+                                       on the last attempt: handler.fail(env, reason); dead letter + XACK
 
-`job.attempt` is the entry's delivery count (1 for the first try). `reason` is redacted (`bot.log.scrub`) and
-at most 1,000 characters. If `handler.fail` itself raises, the entry stays pending and `fail` is retried on
-the next reclaims (at most `max_attempts` more times) before the entry is dead-lettered anyway.
+`envelope.attempt` is the entry's delivery count (1 for the first try). `reason` is redacted (`bot.log.scrub`)
+and at most 1,000 characters. If `handler.fail` itself raises, the entry stays pending and `fail` is retried
+on the next reclaims (at most `max_attempts` more times) before the entry is dead-lettered anyway.
 
-Running jobs get a heartbeat every `visibility_timeout / 3` seconds (XCLAIM JUSTID by their owner), so a job
+Running entries get a heartbeat every `visibility_timeout / 3` seconds (XCLAIM JUSTID by their owner), so work
 that runs longer than the visibility timeout is not stolen. Handlers must not block the event loop (run CPU
-work with `asyncio.to_thread` or in a subprocess), or the heartbeat stops and the job is reclaimed elsewhere;
-a worker whose heartbeat finds a job reclaimed by another cancels its own copy (one runner per job).
+work with `asyncio.to_thread` or in a subprocess), or the heartbeat stops and the entry is reclaimed elsewhere;
+a worker whose heartbeat finds an entry reclaimed by another cancels its own copy (one runner per entry).
 
-Stopping (SIGTERM/SIGINT, or `stop.set()`): no new reads; running jobs get `shutdown_grace` seconds
-(PRGUARD_SHUTDOWN_GRACE, default 20, under Heroku's 30 s); jobs still running are cancelled and handed back
-(made reclaimable at once, not after the visibility timeout). `prguard worker` then exits even if a cancelled
-job's scan thread is still running (`run_service`). A job's exception never stops the worker; a lost
+Stopping (SIGTERM/SIGINT, or `stop.set()`): no new reads; running work gets `shutdown_grace` seconds
+(PRGUARD_SHUTDOWN_GRACE, default 20, under Heroku's 30 s); what is still running is cancelled and handed back
+(made reclaimable at once, not after the visibility timeout). An exception never stops the worker; a lost
 Redis connection is retried with backoff.
 
 Bounds (tell operators): the stream holds about PRGUARD_STREAM_MAXLEN entries (default 100,000, approximate
@@ -33,40 +34,33 @@ trimming); see bot/runtime/queue.py.
 
 Embedding (tests, other runtimes)::
 
-    worker = Worker(queue, handler, consumer=consumer_name(), concurrency=4, visibility_timeout=120,
-                    max_attempts=3)
+    worker = Worker(queue, {"scan": scan_handler, ...}, consumer=consumer_name(), concurrency=4,
+                    visibility_timeout=120, max_attempts=3)
     await worker.run(stop_event)      # until stop_event is set
-    await worker.run_once()           # one poll (reclaim + read) and its jobs to completion; returns count
+    await worker.run_once()           # one poll (reclaim + read) and its work to completion; returns count
 
-`prguard worker` builds the real handler: `bot.pipeline.Pipeline(settings, redis)` (a `bot.jobs.JobHandler`);
-if it has `async aclose()`, that is awaited on exit.
+`prguard worker` (bot/cli/worker.py) builds the handlers from `bot.features.router()`.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import random
-import signal
 import socket
 import string
-import sys
-import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.log import configure, get_logger, scrub
-from bot.runtime.envelope import Job, JobHandler
-from bot.runtime.queue import Entry, JobQueue, stale_connection_retry
+from bot.log import get_logger, scrub
+from bot.runtime.envelope import Envelope, Handler
+from bot.runtime.queue import Entry, JobQueue
 
 log = get_logger("prguard.worker")
 
@@ -81,8 +75,8 @@ def consumer_name() -> str:
 
 
 def _context(entry: Entry | None) -> dict[str, Any]:
-    """event, delivery, repo, pr, head_sha of an entry's job, for every job-related log line."""
-    return entry.job.log_context() if entry is not None and entry.job is not None else {}
+    """feature, event, delivery, repo, pr, head_sha of an entry's envelope, for every job-related log line."""
+    return entry.envelope.log_context() if entry is not None and entry.envelope is not None else {}
 
 
 def _reason(exc: BaseException) -> str:
@@ -102,14 +96,14 @@ async def _retrying(operation: Callable[[], Awaitable[T]], delays: tuple[float, 
 
 
 class Worker:
-    """Runs jobs from a `JobQueue` through a `JobHandler` (see the module docstring for the rules)."""
+    """Runs envelopes from a `JobQueue` through their features' handlers (the module docstring has the rules)."""
 
-    def __init__(self, queue: JobQueue, handler: JobHandler, consumer: str | None = None,
+    def __init__(self, queue: JobQueue, handlers: Mapping[str, Handler], consumer: str | None = None,
                  concurrency: int = 4, visibility_timeout: float = 120.0, max_attempts: int = 3,
                  shutdown_grace: float = 20.0, block_ms: int = 1000,
                  reclaim_interval: float | None = None) -> None:
         self.queue = queue
-        self.handler = handler
+        self.handlers = dict(handlers)
         self.consumer = consumer or consumer_name()
         self.concurrency = max(1, concurrency)
         self.visibility_timeout = visibility_timeout
@@ -281,41 +275,46 @@ class Worker:
                       exc_info=True, **_context(entry))
 
     async def _handle_entry(self, entry: Entry) -> None:
-        job = entry.job
-        if job is None:
+        env = entry.envelope
+        if env is None:
             log.error("job.malformed", entry_id=entry.entry_id, fields=sorted(entry.fields))
             reason = "malformed stream entry: not a prguard job"
             await _retrying(lambda: self.queue.dead_letter(entry, reason))
             return
-        ctx = {**job.log_context(), "entry_id": entry.entry_id, "attempt": job.attempt,
+        ctx = {**env.log_context(), "entry_id": entry.entry_id, "attempt": env.attempt,
                "consumer": self.consumer}
+        handler = self.handlers.get(env.feature)
+        if handler is None:
+            await self._unknown_feature(entry, env, ctx)
+            return
         if entry.attempts > self.max_attempts:
             last = await _retrying(lambda: self.queue.last_error(entry.entry_id))
             reason = (f"gave up after {self.max_attempts} attempts; last error: {last}" if last else
                       f"gave up after {self.max_attempts} attempts: the worker running it stopped responding")
-            await self._give_up(entry, job, reason, ctx)
+            await self._give_up(entry, handler, env, reason, ctx)
             return
-        newer = await _retrying(lambda: self.queue.newer_head(job, entry.entry_id))
+        newer = await _retrying(lambda: self.queue.newer_version(env, entry.entry_id))
         if newer is not None:
-            log.info("job.superseded", newer_head=newer, **ctx)
-            await self.handler.cancel(job)
+            log.info("job.superseded", newer_version=newer, **ctx)
+            await handler.cancel(env, newer)
             await _retrying(lambda: self.queue.ack(entry.entry_id))
             return
 
         async def is_current() -> bool:
-            return await self.queue.newer_head(job, entry.entry_id) is None
+            return await self.queue.newer_version(env, entry.entry_id) is None
 
         started = time.monotonic()
         log.info("job.start", **ctx)
         try:
-            await self.handler.process(job, is_current)
+            await handler.process(env, is_current)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             reason = _reason(exc)
             log.error("job.failed", error=reason, exc_info=True, **ctx)
-            if job.attempt >= self.max_attempts:
-                await self._give_up(entry, job, f"failed {job.attempt} times; last error: {reason}", ctx)
+            if env.attempt >= self.max_attempts:
+                await self._give_up(entry, handler, env, f"failed {env.attempt} times; last error: {reason}",
+                                    ctx)
             else:
                 await _retrying(lambda: self.queue.record_error(entry.entry_id, reason))
                 log.info("job.retry_later", retry_after=self.visibility_timeout, **ctx)
@@ -323,10 +322,22 @@ class Worker:
         await _retrying(lambda: self.queue.ack(entry.entry_id))
         log.info("job.done", seconds=round(time.monotonic() - started, 3), **ctx)
 
-    async def _give_up(self, entry: Entry, job: Job, reason: str, ctx: dict[str, Any]) -> None:
+    async def _unknown_feature(self, entry: Entry, env: Envelope, ctx: dict[str, Any]) -> None:
+        """No handler here for the envelope's feature: a receiver newer than this worker queued it (a rolling
+        deploy). Leave it for a worker that knows it, and dead-letter it once the attempts are used up."""
+        reason = f"no handler for feature {env.feature!r} on this worker (known: {', '.join(self.handlers)})"
+        log.error("job.unknown_feature", known=sorted(self.handlers), **ctx)
+        if entry.attempts >= self.max_attempts:
+            await _retrying(lambda: self.queue.dead_letter(entry, reason))
+            log.error("job.dead_lettered", reason=reason, **ctx)
+        else:
+            await _retrying(lambda: self.queue.record_error(entry.entry_id, reason))
+
+    async def _give_up(self, entry: Entry, handler: Handler, env: Envelope, reason: str,
+                       ctx: dict[str, Any]) -> None:
         reason = scrub(reason)[:MAX_REASON]
         try:
-            await self.handler.fail(job, reason)
+            await handler.fail(env, reason)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -338,110 +349,3 @@ class Worker:
             reason = reason[:MAX_REASON]
         await _retrying(lambda: self.queue.dead_letter(entry, reason))
         log.error("job.dead_lettered", reason=reason, **ctx)
-
-
-# --- `prguard worker` -------------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--concurrency", type=int, default=None, metavar="N",
-                        help="jobs run at once by this process (default: PRGUARD_WORKER_CONCURRENCY, 4)")
-
-
-def run(args: argparse.Namespace) -> int:
-    from bot.settings import ConfigError, load_settings
-
-    try:
-        settings = load_settings("worker")
-    except ConfigError as exc:
-        return exc.exit()
-    if args.concurrency is not None and args.concurrency < 1:
-        return ConfigError("--concurrency must be >= 1").exit()
-    configure(settings.log_level)
-    concurrency = args.concurrency or settings.worker_concurrency
-    return run_service(_serve(settings, concurrency))
-
-
-def run_service(main: Coroutine[Any, Any, int], linger: float = 1.0) -> int:
-    """`asyncio.run(main)`, except that it never waits on threads that stopped jobs left behind.
-
-    Why: a job cancelled at shutdown stops awaiting its scan, but the scan's thread (`asyncio.to_thread`,
-    a thread pool) cannot be stopped; `asyncio.run` and then the interpreter would join it, so a SIGTERM'd
-    worker could outlive its grace period by the length of a scan and be SIGKILLed by the platform. By then
-    every unfinished job was handed back, so once `main` returned the process exits at once (`os._exit`,
-    logs flushed) if such threads are still running `linger` seconds later.
-    """
-    loop = asyncio.new_event_loop()
-    try:
-        code = loop.run_until_complete(main)
-        tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-    finally:
-        loop.close()  # shuts the default executor down without waiting for its threads
-    deadline = time.monotonic() + linger
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join(max(0.0, deadline - time.monotonic()))
-    stray = [t.name for t in threading.enumerate()
-             if t is not threading.current_thread() and not t.daemon and t.is_alive()]
-    if stray:
-        log.warning("worker.exit_abandoning_threads", threads=stray,
-                    note="their jobs were handed back to the queue")
-        for handler in logging.getLogger().handlers:
-            handler.flush()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    return code
-
-
-async def _serve(settings: Any, concurrency: int) -> int:
-    from bot.features.scan import (
-        Pipeline,  # written alongside; imported here so `prguard serve` never needs it
-    )
-
-    # a bounded pool that waits for a free connection (jobs, heartbeats and the handler share it)
-    pool = BlockingConnectionPool.from_url(
-        settings.redis_url, max_connections=2 * concurrency + 8, timeout=10, socket_connect_timeout=5,
-        socket_timeout=30, health_check_interval=30, retry=stale_connection_retry())
-    redis = Redis.from_pool(pool)
-    handler = Pipeline(settings, redis)
-    queue = JobQueue.from_settings(redis, settings)
-    worker = Worker(queue, handler, consumer_name(), concurrency=concurrency,
-                    visibility_timeout=settings.visibility_timeout, max_attempts=settings.max_attempts,
-                    shutdown_grace=settings.shutdown_grace)
-    stop = asyncio.Event()
-    install_stop_signals(stop)
-    refused: list[str] = []
-    check = asyncio.create_task(_startup_check(handler, stop, refused))
-    try:
-        await worker.run(stop)
-    finally:
-        check.cancel()
-        closer = getattr(handler, "aclose", None)
-        if closer is not None:
-            await closer()
-        await redis.aclose()
-    if refused:
-        from bot.settings import ConfigError
-
-        return ConfigError(refused[0]).exit()
-    return 0
-
-
-async def _startup_check(handler: Any, stop: asyncio.Event, refused: list[str]) -> None:
-    """Ask GitHub once, beside the running worker, whether it accepts our settings; stop if it refuses."""
-    problem = await handler.github.misconfiguration()
-    if problem:
-        log.error("worker.github_refused_configuration", error=problem)
-        refused.append(problem)
-        stop.set()
-
-
-def install_stop_signals(stop: asyncio.Event) -> None:
-    """SIGTERM and SIGINT set `stop` (the worker then drains); a second signal is ignored, not fatal."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)

@@ -1,0 +1,4 @@
+from bot.cli.main import main
+import sys
+
+sys.exit(main())

@@ -1,0 +1,148 @@
+"""The event router end to end: a throw-away feature registered through the router next to the PR scan.
+
+Real parts: the real receiver over loopback HTTP with real (adapted) GitHub payloads, a real Redis, the real
+worker; only the handlers are recording stand-ins, so what is asserted is which feature ran what.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.features import router as prguard_router
+from bot.runtime.envelope import Envelope
+from bot.runtime.queue import JobQueue
+from bot.runtime.receiver import create_app
+from bot.runtime.router import Router
+from bot.runtime.worker import Worker
+from bot.settings import load_settings
+from tests.webhooks import ServedApp, fixture_payload, json_body, pull_request_payload, send
+from tests.worker_handlers import RecordingHandler
+
+SECRET = "whsec-router-" + "Qw8zT3kL"
+
+
+class CommentFeature:
+    """A feature for `issue_comment.created` on a PR (the shape slash-commands will have): never superseded."""
+
+    name = "comment"
+    events = {"issue_comment": frozenset({"created"})}
+
+    def __init__(self, handler: RecordingHandler) -> None:
+        self._handler = handler
+
+    def envelopes(self, event: str, delivery_id: str, payload: dict[str, Any]) -> list[Envelope]:
+        issue = payload["issue"]
+        repo = payload["repository"]
+        return [Envelope(feature=self.name, event=event, action=payload["action"], delivery_id=delivery_id,
+                         installation_id=int(payload["installation"]["id"]), owner=repo["owner"]["login"],
+                         repo=repo["name"], pr_number=int(issue["number"]),
+                         data={"body": payload["comment"]["body"][:100]})]
+
+    def handler(self, services: Any) -> RecordingHandler:
+        return self._handler
+
+    def periodic(self, services: Any) -> list[Any]:
+        return []
+
+
+def comment_payload(number: int) -> dict[str, Any]:
+    """GitHub's real `issue_comment.created` payload, on PR `number`, delivered to an App installation."""
+    payload = fixture_payload("issue_comment", "created")
+    payload["issue"]["number"] = number
+    payload["issue"]["pull_request"] = {"url": f"https://api.github.com/repos/Codertocat/Hello-World/pulls/{number}"}
+    payload["installation"] = {"id": 1, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="}
+    payload["comment"]["body"] = "/prguard status"
+    return payload
+
+
+@pytest.fixture
+def handlers() -> tuple[RecordingHandler, RecordingHandler]:
+    return RecordingHandler(), RecordingHandler()
+
+
+@pytest.fixture
+def served(redis_url: str, redis_prefix: str, handlers: tuple[RecordingHandler, RecordingHandler]
+           ) -> Iterator[tuple[ServedApp, Router]]:
+    settings = load_settings("web", webhook_secret=SECRET, redis_url=redis_url, redis_prefix=redis_prefix)
+    router = prguard_router(CommentFeature(handlers[1]))
+    with ServedApp(create_app(settings, router=router)) as server:
+        yield server, router
+
+
+async def test_a_throwaway_feature_runs_on_the_worker_and_a_push_cancels_only_the_older_scan(
+    served: tuple[ServedApp, Router], handlers: tuple[RecordingHandler, RecordingHandler],
+    redis_url: str, redis_prefix: str,
+) -> None:
+    server, router = served
+    scan, comment = handlers
+    opened = pull_request_payload("opened", head_sha="1" * 40, number=2, updated_at="2026-03-01T10:00:00Z")
+    pushed = pull_request_payload("synchronize", head_sha="2" * 40, number=2, updated_at="2026-03-01T10:05:00Z")
+    pushed["before"] = "1" * 40
+    replies = [
+        await asyncio.to_thread(send, server.url, "pull_request", json_body(opened), SECRET, "d-opened"),
+        await asyncio.to_thread(send, server.url, "issue_comment", json_body(comment_payload(2)), SECRET,
+                                "d-comment"),
+        # the push is queued behind the comment
+        await asyncio.to_thread(send, server.url, "pull_request", json_body(pushed), SECRET, "d-pushed"),
+    ]
+    assert [r.status_code for r in replies] == [202, 202, 202]
+
+    redis = Redis.from_url(redis_url)
+    try:
+        queue = JobQueue(redis, prefix=redis_prefix)
+        # the comment feature's handler as the router builds it; the scan's real handler replaced by a recorder
+        handlers = {"scan": scan, "comment": router.features["comment"].handler(None)}
+        worker = Worker(queue, handlers, concurrency=4, visibility_timeout=5.0, block_ms=50)
+        assert await asyncio.wait_for(worker.run_once(), 30) == 3
+        assert await queue.pending_count() == 0
+    finally:
+        await redis.aclose()
+    # the comment ran on its own feature's handler, untouched by the newer push
+    assert comment.calls == [("process", "d-comment", 1)]
+    assert comment.current_after_sleep == [True]
+    # the newer head cancelled the older scan; the scan handler never saw the comment
+    assert sorted(scan.calls) == [("cancel", "d-opened", 1), ("process", "d-pushed", 1)]
+
+
+def test_a_delivery_no_feature_wants_is_ignored_and_one_several_want_is_queued_once_each(
+    served: tuple[ServedApp, Router], redis_url: str, redis_prefix: str,
+) -> None:
+    server, router = served
+    assert [f.name for f in router.wants("issue_comment", "created")] == ["comment"]
+    assert router.wants("issue_comment", "deleted") == []
+    ignored = send(server.url, "issue_comment", json_body({**comment_payload(2), "action": "deleted"}), SECRET)
+    assert ignored.status_code == 200 and ignored.json() == {"status": "ignored"}
+    body = json_body(comment_payload(2))
+    assert send(server.url, "issue_comment", body, SECRET, "d-same").status_code == 202
+    again = send(server.url, "issue_comment", body, SECRET, "d-same")
+    assert again.status_code == 200 and again.json() == {"status": "duplicate"}
+
+
+def test_two_features_with_one_name_are_refused() -> None:
+    with pytest.raises(ValueError, match="two features are called 'scan'"):
+        prguard_router(CommentFeature(RecordingHandler()), type("Dup", (CommentFeature,), {"name": "scan"})(
+            RecordingHandler()))
+
+
+async def test_an_envelope_for_a_feature_this_worker_does_not_know_is_retried_then_dead_lettered(
+    redis: Redis, redis_prefix: str,
+) -> None:
+    """A receiver newer than the worker (a rolling deploy) may queue work for a feature the worker lacks: it
+    stays for a worker that knows it, and ends as a dead letter saying why, never silently dropped."""
+    queue = JobQueue(redis, prefix=redis_prefix, maxlen=1000)
+    env = Envelope(feature="signoff", event="pull_request", action="opened", delivery_id="d-new",
+                   installation_id=1, owner="acme", repo="shop", pr_number=3, head_sha="a" * 40)
+    assert await queue.enqueue(env)
+    worker = Worker(queue, {"scan": RecordingHandler()}, visibility_timeout=0.05, max_attempts=2, block_ms=10)
+    assert await worker.run_once() == 1
+    assert await redis.xlen(queue.dead) == 0 and await queue.pending_count() == 1
+    await asyncio.sleep(0.1)
+    assert await worker.run_once() == 1
+    [(_id, fields)] = await redis.xrange(queue.dead)
+    assert fields[b"reason"].startswith(b"no handler for feature 'signoff'")
+    assert await queue.pending_count() == 0
