@@ -1,7 +1,8 @@
 """The whole App on loopback for end-to-end tests and the latency benchmark.
 
-GitHub double (uvicorn thread) ← worker (`bot.runtime.worker.Worker` + the scan feature's handler, in this event
-loop) ← Redis Stream ← receiver (`bot.runtime.receiver.create_app`, uvicorn thread) ← signed real-shape webhook deliveries.
+GitHub double (uvicorn thread) ← worker (`bot.runtime.worker.Worker` + the scan feature's handler, in this
+event loop) ← Redis Stream ← receiver (`bot.runtime.receiver.create_app`, uvicorn thread) ← signed real-shape
+webhook deliveries.
 """
 
 from __future__ import annotations

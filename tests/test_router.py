@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from redis.asyncio import Redis
@@ -27,10 +27,10 @@ SECRET = "whsec-router-" + "Qw8zT3kL"
 
 
 class CommentFeature:
-    """A feature for `issue_comment.created` on a PR (the shape slash-commands will have): never superseded."""
+    """A feature for `issue_comment.created` on a PR (as slash-commands will be): never superseded."""
 
     name = "comment"
-    events = {"issue_comment": frozenset({"created"})}
+    events: ClassVar[dict[str, frozenset[str]]] = {"issue_comment": frozenset({"created"})}
 
     def __init__(self, handler: RecordingHandler) -> None:
         self._handler = handler
@@ -81,7 +81,8 @@ async def test_a_throwaway_feature_runs_on_the_worker_and_a_push_cancels_only_th
     server, router = served
     scan, comment = handlers
     opened = pull_request_payload("opened", head_sha="1" * 40, number=2, updated_at="2026-03-01T10:00:00Z")
-    pushed = pull_request_payload("synchronize", head_sha="2" * 40, number=2, updated_at="2026-03-01T10:05:00Z")
+    pushed = pull_request_payload("synchronize", head_sha="2" * 40, number=2,
+                                  updated_at="2026-03-01T10:05:00Z")
     pushed["before"] = "1" * 40
     replies = [
         await asyncio.to_thread(send, server.url, "pull_request", json_body(opened), SECRET, "d-opened"),
@@ -95,7 +96,7 @@ async def test_a_throwaway_feature_runs_on_the_worker_and_a_push_cancels_only_th
     redis = Redis.from_url(redis_url)
     try:
         queue = JobQueue(redis, prefix=redis_prefix)
-        # the comment feature's handler as the router builds it; the scan's real handler replaced by a recorder
+        # the comment handler as the router builds it; the scan handler replaced by a recorder
         handlers = {"scan": scan, "comment": router.features["comment"].handler(None)}
         worker = Worker(queue, handlers, concurrency=4, visibility_timeout=5.0, block_ms=50)
         assert await asyncio.wait_for(worker.run_once(), 30) == 3
@@ -115,7 +116,8 @@ def test_a_delivery_no_feature_wants_is_ignored_and_one_several_want_is_queued_o
     server, router = served
     assert [f.name for f in router.wants("issue_comment", "created")] == ["comment"]
     assert router.wants("issue_comment", "deleted") == []
-    ignored = send(server.url, "issue_comment", json_body({**comment_payload(2), "action": "deleted"}), SECRET)
+    deleted = {**comment_payload(2), "action": "deleted"}
+    ignored = send(server.url, "issue_comment", json_body(deleted), SECRET)
     assert ignored.status_code == 200 and ignored.json() == {"status": "ignored"}
     body = json_body(comment_payload(2))
     assert send(server.url, "issue_comment", body, SECRET, "d-same").status_code == 202

@@ -1,4 +1,5 @@
-"""The scan feature's routing (`scan_envelope`) against GitHub's real payloads (the shared fixtures), and the shapes derived from them."""
+"""The scan feature's routing (`scan_envelope`) on GitHub's real payloads (tests/fixtures) and shapes derived
+from them."""
 
 from __future__ import annotations
 
@@ -25,15 +26,18 @@ def test_every_real_fixture_gives_the_expected_job_or_none() -> None:
     opened = job_from_event("pull_request", "d1", fixture_payload("pull_request", "opened"))
     assert opened == Envelope(
         feature="scan", event="pull_request", action="opened", delivery_id="d1", installation_id=1,
-        owner="Codertocat", repo="Hello-World", pr_number=2, head_sha="ec26c3e57ca3a959ca5aad62de7213c562f8c821",
+        owner="Codertocat", repo="Hello-World", pr_number=2,
+        head_sha="ec26c3e57ca3a959ca5aad62de7213c562f8c821",
         supersede_key="scan:Codertocat/Hello-World#2", version="ec26c3e57ca3a959ca5aad62de7213c562f8c821",
         version_order="2019-05-15T15:20:33Z", records_version=True,
-        data={"base_ref": "master", "base_sha": "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", "head_ref": "changes"},
+        data={"base_ref": "master", "base_sha": "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+              "head_ref": "changes"},
     )
     sync = job_from_event("pull_request", "d2", fixture_payload("pull_request", "synchronize"))
     assert sync is not None and (sync.action, sync.pr_number) == ("synchronize", 2)
     suite = job_from_event("check_suite", "d3", fixture_payload("check_suite", "requested"))
-    assert suite is not None and (suite.installation_id, suite.pr_number, suite.head_sha, suite.get("head_ref")) == (
+    assert suite is not None
+    assert (suite.installation_id, suite.pr_number, suite.head_sha, suite.get("head_ref")) == (
         957387, 0, "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", "master")
     rerun = job_from_event("check_run", "d4", fixture_payload("check_run", "rerequested"))
     assert rerun is not None and (rerun.full_name, rerun.pr_number, rerun.head_sha) == (
@@ -48,7 +52,8 @@ def test_a_same_repository_pr_in_a_check_suite_is_taken() -> None:
     head = payload["check_suite"]["head_sha"]
     payload["check_suite"]["pull_requests"] = [pr_stub(7, payload["repository"], head)]
     job = job_from_event("check_suite", "d", payload)
-    assert job is not None and (job.pr_number, job.get("base_ref"), job.get("head_ref")) == (7, "main", "feature")
+    assert job is not None
+    assert (job.pr_number, job.get("base_ref"), job.get("head_ref")) == (7, "main", "feature")
 
 
 def test_a_parent_repositorys_pr_listed_in_a_forks_check_suite_is_not_taken_as_the_forks() -> None:

@@ -1,8 +1,9 @@
-"""The scheduler on a real Redis: two workers, one run at a time, at most once per interval, failures logged."""
+"""The scheduler on a real Redis: two workers, one run at a time, once per interval, failures logged."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 
@@ -21,7 +22,7 @@ class Probe:
         self.most_at_once = 0
         self.runs: list[tuple[str, float, float]] = []  # (holder, start, end)
 
-    def task_for(self, holder: str):  # noqa: ANN201 - a coroutine function
+    def task_for(self, holder: str):
         async def run() -> None:
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
@@ -58,9 +59,9 @@ async def test_two_workers_run_a_periodic_task_one_at_a_time(redis_url: str, red
     # about one run per interval over 2 s (never two in one interval): 2.0 / 0.25 = 8 slots at most
     assert 4 <= len(probe.runs) <= 9, probe.runs
     starts = sorted(start for _holder, start, _end in probe.runs)
-    assert all(b - a >= interval * 0.9 for a, b in zip(starts, starts[1:], strict=False)), starts
+    assert all(b - a >= interval * 0.9 for a, b in itertools.pairwise(starts)), starts
     ordered = sorted(probe.runs, key=lambda r: r[1])
-    assert all(prev[2] <= nxt[1] for prev, nxt in zip(ordered, ordered[1:], strict=False)), ordered
+    assert all(prev[2] <= nxt[1] for prev, nxt in itertools.pairwise(ordered)), ordered
     logged = [r for r in caplog.records if r.getMessage() == "schedule.run"]
     assert len(logged) == len(probe.runs)
     assert {getattr(r, "outcome", None) for r in logged} == {"ok"}
@@ -92,8 +93,8 @@ async def test_a_failing_or_hanging_task_is_logged_and_releases_its_lock(
     async def hang() -> None:
         await asyncio.sleep(30)
 
-    scheduler = Scheduler(redis, [PeriodicTask("boom", 60, boom), PeriodicTask("hang", 60, hang, timeout=0.2)],
-                          holder="w", prefix=redis_prefix)
+    tasks = [PeriodicTask("boom", 60, boom), PeriodicTask("hang", 60, hang, timeout=0.2)]
+    scheduler = Scheduler(redis, tasks, holder="w", prefix=redis_prefix)
     assert sorted(await asyncio.wait_for(scheduler.run_due(), 5)) == ["boom", "hang"]
     outcomes = {r.task: r.outcome for r in caplog.records if r.getMessage() == "schedule.run"}  # type: ignore[attr-defined]
     assert outcomes == {"boom": "RuntimeError: advisory mirror unreachable", "hang": "timed out after 0.2 s"}

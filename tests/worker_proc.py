@@ -1,7 +1,7 @@
 """A worker process for tests that kill or stop workers: `python -m tests.worker_proc REDIS_URL PREFIX
-SLEEP VISIBILITY GRACE [thread]`. It runs the real `bot.runtime.worker.Worker` (with its signal handling, under
-`bot.cli.worker.run_service` as `prguard worker` does) around a `RedisLogHandler`, whose records the test reads
-from Redis; with `thread`, the handler's sleep is a blocking call in a thread, as a scan is."""
+SLEEP VISIBILITY GRACE [thread]`. It runs the real `bot.runtime.worker.Worker` (with its signal handling,
+under `bot.cli.worker.run_service` as `prguard worker` does) around a `RedisLogHandler`, whose records the
+test reads from Redis; with `thread`, the handler's sleep is a blocking call in a thread, as a scan is."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import sys
 
 from redis.asyncio import Redis
 
+from bot.cli.worker import install_stop_signals, run_service
 from bot.log import configure
 from bot.runtime.queue import JobQueue
-from bot.cli.worker import install_stop_signals, run_service
 from bot.runtime.worker import Worker
 from tests.worker_handlers import RedisLogHandler
 

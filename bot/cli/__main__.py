@@ -1,4 +1,5 @@
-from bot.cli.main import main
 import sys
+
+from bot.cli.main import main
 
 sys.exit(main())

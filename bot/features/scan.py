@@ -1,9 +1,9 @@
 """The PR scan, prguard's first feature: one PR head in, one completed check run per check out.
 
-Routing (in the receiver, payload only): `pull_request` opened / synchronize / reopened / ready_for_review, and
-`edited` when the base branch changed (the policy comes from the new base); `check_suite` requested /
-rerequested; `check_run` rerequested (the "Re-run" button). Each becomes one envelope whose supersede key is the
-PR and whose version is the head SHA, so a newer head cancels an older scan (and never anything else).
+Routing (in the receiver, payload only): `pull_request` opened / synchronize / reopened / ready_for_review,
+and `edited` when the base branch changed (the policy comes from the new base); `check_suite` requested /
+rerequested; `check_run` rerequested (the "Re-run" button). Each becomes one envelope whose supersede key is
+the PR and whose version is the head SHA, so a newer head cancels an older scan (and never anything else).
 
 Handling (in the worker):
 

@@ -1,1 +1,1 @@
-"""The runtime: receiver, queue, worker and scheduler. It routes envelopes to features and knows none of them."""
+"""The runtime: receiver, queue, worker and scheduler. It routes envelopes to features and knows none."""

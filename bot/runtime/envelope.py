@@ -1,18 +1,20 @@
-"""What travels on the queue: an `Envelope` naming the feature that handles it, and how it dedupes and supersedes.
+"""What travels on the queue: an `Envelope` naming the feature that handles it, and how it dedupes and
+supersedes.
 
 The runtime knows no feature. It reads only the envelope's own fields:
 
 - `feature` picks the handler on the worker;
-- `dedupe_key` is what makes two deliveries the same work (by default the feature and GitHub's delivery id, so a
-  redelivery is queued once per feature, and a delivery two features want is queued once for each);
+- `dedupe_key` is what makes two deliveries the same work (by default the feature and GitHub's delivery id, so
+  a redelivery is queued once per feature, and a delivery two features want is queued once for each);
 - `supersede_key` + `version` say which work a newer push makes obsolete: a PR scan's key is the PR and its
   version the head SHA, so a newer head cancels an older scan. Work with no `supersede_key` (a slash-command)
   is never superseded. `version_order` (the payload's `updated_at`) and `version_before` (the push's `before`)
   order versions; only envelopes with `records_version` (deliveries that are authoritative about the newest
   version, e.g. `pull_request`) record one.
 
-`pr_number` and `head_sha` are first-class because nearly every feature concerns one PR head and every log line
-names them. Anything else a feature needs travels in `data` (flat strings: a Redis Stream entry holds strings).
+`pr_number` and `head_sha` are first-class because nearly every feature concerns one PR head and every log
+line names them. Anything else a feature needs travels in `data` (flat strings: a Redis Stream entry holds
+strings).
 """
 
 from __future__ import annotations

@@ -8,10 +8,12 @@ deliveries, which is how retries are bounded before a job is dead-lettered.
 Redis keys (`prefix` defaults to "prguard", setting PRGUARD_REDIS_PREFIX)::
 
     {prefix}:jobs                    the stream of envelopes (XADD MAXLEN ~ maxlen); consumer group "workers"
-    {prefix}:dead                    dead letters: the envelope's fields + reason, entry_id, attempts, failed_at
+    {prefix}:dead                    dead letters: the envelope's fields + reason, entry_id, attempts and
+                                     failed_at
     {prefix}:dedupe:{dedupe_key}     an envelope with this dedupe key was queued (value: the stream entry id),
                                      TTL dedupe_ttl (by default the key is "<feature>:<X-GitHub-Delivery>")
-    {prefix}:newest:{supersede_key}  hash {sha, updated_at, before, entry}: the newest version (a PR's head SHA)
+    {prefix}:newest:{supersede_key}  hash {sha, updated_at, before, entry}: the newest version (a PR's
+                                     head SHA)
                                      and the stream entry that recorded it, TTL head_ttl
     {prefix}:error:{entry_id}        last error of a failing entry (for the dead letter's reason), 1 day
 
@@ -124,7 +126,7 @@ def _lenient(value: Any) -> str:
 
 @dataclass
 class Entry:
-    """One stream entry. `envelope` is None when the fields do not form one (it is dead-lettered unprocessed)."""
+    """One stream entry. `envelope` is None when the fields do not form one (dead-lettered unprocessed)."""
 
     entry_id: str
     fields: dict[str, str]
@@ -148,7 +150,7 @@ class Entry:
 
 
 class JobQueue:
-    """Envelopes on `{prefix}:jobs`, dead letters on `{prefix}:dead` (the module docstring lists every key)."""
+    """Envelopes on `{prefix}:jobs`, dead letters on `{prefix}:dead` (the module docstring lists the keys)."""
 
     def __init__(self, redis: Redis, prefix: str = "prguard", maxlen: int = 100_000,
                  dedupe_ttl: int = 4 * DAY, head_ttl: int = 30 * DAY, group: str = GROUP) -> None:
@@ -277,7 +279,7 @@ class JobQueue:
         return None if value is None else _s(value)
 
     async def latest_version(self, envelope: Envelope) -> str | None:
-        """The newest version recorded for the envelope's supersede key (None: never superseded, or unknown)."""
+        """The newest version recorded for the envelope's supersede key (None: never superseded/unknown)."""
         if not envelope.supersede_key:
             return None
         value = await self.redis.hget(self.newest_key(envelope.supersede_key), "sha")  # type: ignore[misc]
@@ -349,7 +351,7 @@ class JobQueue:
         return int(info["pending"]) if info else 0
 
     async def stats(self) -> dict[str, int]:
-        """Queue depth for operators: entries in the stream, pending (taken, not acknowledged), dead letters."""
+        """Queue depth for operators: entries in the stream, pending (taken, not acked), dead letters."""
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.xlen(self.stream)
             pipe.xlen(self.dead)

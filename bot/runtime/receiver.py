@@ -100,7 +100,8 @@ def connect(redis_url: str) -> Redis:
     return Redis.from_pool(pool)
 
 
-def create_app(settings: Settings, redis_client: Redis | None = None, router: Router | None = None) -> Starlette:
+def create_app(settings: Settings, redis_client: Redis | None = None,
+               router: Router | None = None) -> Starlette:
     """The receiver app. Without `redis_client` it makes one from `settings.redis_url` (closed on shutdown);
     without `router`, prguard's features (`bot.features.router()`).
 

@@ -26,7 +26,8 @@ class Feature(Protocol):
     def envelopes(self, event: str, delivery_id: str, payload: dict[str, Any]) -> list[Envelope]:
         """The work this delivery asks of the feature (often one envelope, or none). No I/O: payload only.
 
-        May raise KeyError/TypeError/ValueError on a payload of an unexpected shape (the receiver answers 400).
+        May raise KeyError/TypeError/ValueError on a payload of an unexpected shape (the receiver answers
+        400).
         """
         ...
 

@@ -73,7 +73,7 @@ class Scheduler:
         return f"{self.prefix}:sched:{task.name}:{kind}"
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run due tasks until `stop` is set (a task still running then is cancelled and its lock released)."""
+        """Run due tasks until `stop` is set (a task still running is then cancelled, its lock released)."""
         if not self.tasks:
             return
         log.info("schedule.start", holder=self.holder, tasks={t.name: t.interval for t in self.tasks})
@@ -105,7 +105,7 @@ class Scheduler:
         outcome = "ok"
         try:
             await asyncio.wait_for(task.run(), task.limit)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             outcome = f"timed out after {task.limit:g} s"
         except asyncio.CancelledError:
             outcome = "cancelled"

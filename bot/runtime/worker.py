@@ -1,4 +1,5 @@
-"""The worker runtime: reads envelopes from the stream and hands each to its feature's `Handler`, at least once.
+"""The worker runtime: reads envelopes from the stream and hands each to its feature's `Handler`, at
+least once.
 
 Why it owns retries and not the features: whatever a handler does (GitHub calls, scans), the same rules must
 hold for all work, including when the process dies — an entry is acknowledged only after `handler.process`
@@ -8,7 +9,7 @@ nothing stays "in progress" forever.
 
 The life of one stream entry (`Worker._handle`)::
 
-    no handler for envelope.feature -> retried like a failure (a newer worker may know it); dead letter at last
+    no handler for envelope.feature -> retried like a failure (a newer worker may know it), then dead letter
     delivery count > max_attempts   -> handler.fail(env, reason); dead letter + XACK   (holder died mid-try)
     a newer version superseded it   -> handler.cancel(env, newer); XACK       (see JobQueue.newer_version)
     handler.process(env, is_current) returns -> XACK
@@ -21,8 +22,9 @@ on the next reclaims (at most `max_attempts` more times) before the entry is dea
 
 Running entries get a heartbeat every `visibility_timeout / 3` seconds (XCLAIM JUSTID by their owner), so work
 that runs longer than the visibility timeout is not stolen. Handlers must not block the event loop (run CPU
-work with `asyncio.to_thread` or in a subprocess), or the heartbeat stops and the entry is reclaimed elsewhere;
-a worker whose heartbeat finds an entry reclaimed by another cancels its own copy (one runner per entry).
+work with `asyncio.to_thread` or in a subprocess), or the heartbeat stops and the entry is reclaimed
+elsewhere; a worker whose heartbeat finds an entry reclaimed by another cancels its own copy (one runner per
+entry).
 
 Stopping (SIGTERM/SIGINT, or `stop.set()`): no new reads; running work gets `shutdown_grace` seconds
 (PRGUARD_SHUTDOWN_GRACE, default 20, under Heroku's 30 s); what is still running is cancelled and handed back
@@ -96,7 +98,7 @@ async def _retrying(operation: Callable[[], Awaitable[T]], delays: tuple[float, 
 
 
 class Worker:
-    """Runs envelopes from a `JobQueue` through their features' handlers (the module docstring has the rules)."""
+    """Runs envelopes from a `JobQueue` through their features' handlers (rules: the module docstring)."""
 
     def __init__(self, queue: JobQueue, handlers: Mapping[str, Handler], consumer: str | None = None,
                  concurrency: int = 4, visibility_timeout: float = 120.0, max_attempts: int = 3,
