@@ -1,9 +1,9 @@
 """Webhook ingest: how fast `prguard serve` verifies, deduplicates and queues signed deliveries.
 
-Starts `prguard serve` (as `python -m bot.cli.main serve`) against a real Redis with a private key prefix, then
-sends real `pull_request` payloads (the shared fixture, one head SHA and delivery id each), signed with
-HMAC-SHA256, from this separate process over loopback HTTP with httpx, at a few concurrency levels. Prints
-a table and replaces the `## Webhook ingest` section of docs/BENCHMARKS.md.
+Starts `prguard serve` (as `python -m bot.cli.main serve`) against a real Redis with a private key prefix,
+then sends real `pull_request` payloads (tests/fixtures/webhooks, one head SHA and delivery id each), signed
+with HMAC-SHA256, from this separate process over loopback HTTP with httpx, at a few concurrency levels.
+Prints a table and replaces the `## Webhook ingest` section of docs/BENCHMARKS.md.
 
     .venv/bin/python bench/webhook_ingest.py [--n 2000] [--redis-url redis://127.0.0.1:6379/0] [--no-write]
 
@@ -34,7 +34,7 @@ import httpx
 import redis
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = ROOT.parent / "shared" / "fixtures" / "webhooks" / "pull_request" / "opened.payload.json"
+FIXTURE = ROOT / "tests" / "fixtures" / "webhooks" / "pull_request" / "opened.payload.json"
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 SECTION = "## Webhook ingest"
 

@@ -38,11 +38,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.log import add_sensitive
 from checks.change import DEFAULT_MAX_FILE_BYTES
@@ -54,6 +54,9 @@ GITHUB_COM_API = "https://api.github.com"
 #: REST API versions prguard can speak (githubkit ships models for each; the first is GHES's common one).
 API_VERSIONS = ("2022-11-28", "2026-03-10")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: Bounds of PRGUARD_GITHUB_RETRY_DELAYS: a job must not sleep through minutes of retries on one request.
+RETRY_DELAYS_MAX = 10
+RETRY_DELAY_MAX_S = 60.0
 
 
 class ConfigError(Exception):
@@ -119,10 +122,36 @@ class Settings(BaseSettings):
     #: Longest wait (seconds) a worker accepts for a GitHub rate limit; a longer one fails the attempt so the
     #: queue retries the job later instead of blocking a worker for up to an hour.
     github_max_rate_limit_wait: float = _env("PRGUARD_GITHUB_MAX_RATE_LIMIT_WAIT", 90.0, ge=0)
+    #: Seconds a rate-limited GitHub request waits when GitHub sends neither `Retry-After` nor
+    #: `x-ratelimit-reset` (GitHub asks for at least a minute). Above PRGUARD_GITHUB_MAX_RATE_LIMIT_WAIT,
+    #: such a rate limit fails the attempt at once and the queue retries the job later.
+    github_default_rate_limit_wait: float = _env(
+        "PRGUARD_GITHUB_DEFAULT_RATE_LIMIT_WAIT", 60.0, ge=0, le=3600
+    )
+    #: Rate-limit pauses one GitHub request may take before it fails (and the queue retries the job later).
+    github_rate_limit_retries: int = _env("PRGUARD_GITHUB_RATE_LIMIT_RETRIES", 2, ge=0, le=10)
+    #: Seconds before each retry of an idempotent GitHub request after a 5xx or a network error, and before
+    #: each re-check of a check-run write whose reply was lost (`bot.github.checkruns`): one retry per delay,
+    #: comma-separated (`1,3,9`, the default), at most 10 delays of at most 60 s each.
+    github_retry_delays: Annotated[tuple[float, ...], NoDecode] = _env(
+        "PRGUARD_GITHUB_RETRY_DELAYS", (1.0, 3.0, 9.0)
+    )
     #: Seconds before one GitHub request times out.
     github_timeout: float = _env("PRGUARD_GITHUB_TIMEOUT", 30.0, gt=0)
     #: File contents fetched from GitHub at once per job (GitHub's secondary limits allow ~100 concurrent).
     github_fetch_concurrency: int = _env("PRGUARD_GITHUB_FETCH_CONCURRENCY", 8, ge=1, le=32)
+    #: Bytes of request bodies the receiver holds at once, across all requests (bot/runtime/receiver.py,
+    #: `BodyBudget`). Bodies are buffered before their signature can be checked, so this bounds the memory
+    #: unauthenticated clients can take; a request that does not fit gets 503 before it is read. At least
+    #: 32 MiB, so a 25 MB delivery (GitHub's cap) always fits beside the reserve kept for small ones.
+    webhook_body_budget: int = _env("PRGUARD_WEBHOOK_BODY_BUDGET", 64 * 1024 * 1024, ge=32 * 1024 * 1024)
+    #: Seconds a client has to send a request's head, and then its whole body, before the receiver answers
+    #: 408 (or, for a head, closes): a body trickled a byte at a time must not hold a connection and its
+    #: share of the body budget. GitHub sends a delivery in well under a second.
+    webhook_read_timeout: float = _env("PRGUARD_WEBHOOK_READ_TIMEOUT", 10.0, gt=0, le=60)
+    #: Connections (and requests in progress) `prguard serve` accepts at once (uvicorn's
+    #: `limit_concurrency`); past it a request gets 503 at once. Bounds sockets and per-connection buffers.
+    webhook_max_connections: int = _env("PRGUARD_WEBHOOK_MAX_CONNECTIONS", 128, ge=8, le=10_000)
 
     @field_validator("private_key", mode="before")
     @classmethod
@@ -163,6 +192,22 @@ class Settings(BaseSettings):
             raise ValueError(f"is not a valid Redis URL ({hint})") from None
         add_sensitive(password, pinned=True)
         return value
+
+    @field_validator("github_retry_delays", mode="before")
+    @classmethod
+    def _retry_delays(cls, value: Any) -> tuple[float, ...]:
+        hint = (f"must be comma-separated seconds, at most {RETRY_DELAYS_MAX} of them, each from 0 to "
+                f"{RETRY_DELAY_MAX_S:g} (e.g. 1,3,9)")
+        if isinstance(value, str):  # `1,3,9`; a JSON list (`[1, 3, 9]`) reads the same
+            value = value.strip().removeprefix("[").removesuffix("]").replace(",", " ").split()
+        try:
+            delays = tuple(float(d) for d in value)
+        except (TypeError, ValueError):
+            raise ValueError(hint) from None
+        # `0 <= d <= max` is also False for NaN
+        if len(delays) > RETRY_DELAYS_MAX or not all(0 <= d <= RETRY_DELAY_MAX_S for d in delays):
+            raise ValueError(hint)
+        return delays
 
     @field_validator("log_level")
     @classmethod

@@ -1,8 +1,9 @@
 """The `Change` model: which files a PR (or a local diff) touched, and which head-side lines it added.
 
 The model does not know where it came from. `checks.git_change` builds one from a local repository and
-`bot.github.pull_change` from GitHub's PR files API; both hand in loaders so contents are read only when a check
-asks for them.
+`bot.github.pull_change` from GitHub's PR files API; both hand in loaders so contents are read only when a
+check asks for them, and a `Reader` so a check can read any other path of the repository on either side (a
+lockfile next to a changed manifest, a config file a changed workflow includes).
 """
 
 from __future__ import annotations
@@ -11,12 +12,44 @@ import bisect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Literal
 
 from checks.finding import Skipped
 
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 
 Loader = Callable[[], bytes | None]
+
+#: Which side of a change: "head" (what the change makes) or "base" (what it started from).
+Side = Literal["head", "base"]
+SIDES: tuple[Side, ...] = ("head", "base")
+
+#: `reader(side, path)`: the bytes of any repository path on that side; None when the path is absent there,
+#: is a symlink (never followed), a submodule or a directory. A path that could not be read raises
+#: `ReadError`: "could not read" must never look like "absent".
+Reader = Callable[[Side, str], bytes | None]
+
+
+class ReadError(Exception):
+    """A path could not be read (a request failed, a budget ran out): not the same as an absent path."""
+
+
+class FileTooLarge(ReadError):
+    """The path exists but is larger than the change's size cap, so it was not read."""
+
+
+def check_repo_path(path: str) -> str:
+    """`path` if it is a plain repository-relative path, else ValueError.
+
+    Paths come from checks, which may take them from the change's own files (a lockfile naming
+    `../../etc/passwd`): no absolute path, no `.`/`..`/empty component, no NUL, never inside `.git`.
+    """
+    if not path or "\0" in path or path.startswith("/"):
+        raise ValueError(f"not a repository-relative path: {path!r}")
+    for part in path.split("/"):
+        if part in ("", ".", "..") or part.lower() == ".git":
+            raise ValueError(f"not a repository-relative path: {path!r}")
+    return path
 
 
 class FileStatus(StrEnum):
@@ -54,6 +87,13 @@ class LineSet:
             return False
         i = bisect.bisect_right(self._starts, line) - 1
         return i >= 0 and line <= self._ends[i]
+
+    def overlaps(self, start: int, end: int) -> bool:
+        """Whether any line of `start..end` (inclusive) is in the set."""
+        if end < start:
+            return False
+        i = bisect.bisect_right(self._starts, end) - 1
+        return i >= 0 and self._ends[i] >= start
 
     def __len__(self) -> int:
         return sum(e - s + 1 for s, e in zip(self._starts, self._ends, strict=True))
@@ -125,14 +165,47 @@ class ChangedFile:
 class Change:
     """The files changed between `base` and `head`, plus what was not scanned and why.
 
-    `head` is a commit SHA, or "worktree"/"index" for local uncommitted changes.
+    `head` is a commit SHA, or "worktree"/"index" for local uncommitted changes. `reader` reads any path on
+    either side (see `Reader`); without one (a change built by hand in a test) only the changed files can
+    be read. `max_file_bytes` bounds every read.
     """
 
     base: str
     head: str
     files: list[ChangedFile]
     skipped: list[Skipped] = field(default_factory=list)
+    reader: Reader | None = field(default=None, repr=False)
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 
     def scannable(self) -> list[ChangedFile]:
         """Files that exist on the head side and are not symlinks."""
         return [f for f in self.files if f.status is not FileStatus.REMOVED and not f.is_symlink]
+
+    def read(self, path: str, side: Side = "head") -> bytes | None:
+        """The bytes of repository path `path` on `side`; None when absent there or a symlink.
+
+        Raises `FileTooLarge` over `max_file_bytes`, `ReadError` when the path could not be read, and
+        ValueError for a path that is not plain and repository-relative (`check_repo_path`).
+        """
+        check_repo_path(path)
+        if side not in SIDES:
+            raise ValueError(f"side must be 'head' or 'base', not {side!r}")
+        data = self.reader(side, path) if self.reader is not None else self._read_changed(path, side)
+        if data is not None and len(data) > self.max_file_bytes:
+            raise FileTooLarge(f"{path} is larger than the {self.max_file_bytes}-byte size cap")
+        return data
+
+    def _read_changed(self, path: str, side: Side) -> bytes | None:
+        """Without a reader: what the changed files know (a renamed file's old path is absent on head)."""
+        for f in self.files:
+            renamed = f.status is FileStatus.RENAMED
+            if side == "head":
+                if f.path == path:
+                    return f.head_bytes()
+                if renamed and f.old_path == path:
+                    return None
+            elif f.path == path and (renamed or f.status is FileStatus.ADDED):
+                return None
+            elif (f.old_path or f.path) == path:
+                return f.base_bytes()
+        raise ReadError(f"{path}: this change has no reader for paths it did not change")

@@ -1,11 +1,14 @@
-"""Parsers for git's diff output, kept apart from the code that runs git so they can be tested on bytes.
+"""The one diff parser: git's diff output, GitHub's per-file patches, and a local diff when neither exists.
 
-Paths come back as `str` decoded with surrogateescape, so a file name that is not valid UTF-8 still maps
-back to the same bytes on disk.
+Kept apart from the code that runs git or calls GitHub so it can be tested on bytes, and shared by both
+sources of a `Change` so a line counts as added by the same rules everywhere. Paths come back as `str`
+decoded with surrogateescape, so a file name that is not valid UTF-8 still maps back to the same bytes on
+disk.
 """
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 from dataclasses import dataclass
@@ -16,6 +19,7 @@ _STATUS = {"A": FileStatus.ADDED, "D": FileStatus.REMOVED, "R": FileStatus.RENAM
 _ESCAPES = dict(zip(b'nt"\\abfrv', b'\n\t"\\\x07\x08\x0c\r\x0b', strict=True))
 _SECTION = re.compile(rb"\ndiff --git ")
 _HUNK = re.compile(rb"\n@@ -[0-9,]+ \+([0-9]+)(?:,([0-9]+))? @@")
+_PATCH_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 
 
 def unquote(raw: bytes) -> bytes:
@@ -68,6 +72,51 @@ def parse_added_lines(patch: bytes) -> dict[str, LineSet]:
         path = decode_path(name[2:])
         result[path] = LineSet(ranges + result[path].ranges()) if path in result else LineSet(ranges)
     return result
+
+
+def added_lines_from_patch(patch: str) -> LineSet:
+    """Head-side line numbers of the `+` lines of a unified-diff patch (as the PR files API returns it)."""
+    ranges: list[tuple[int, int]] = []
+    line = 0
+    in_hunk = False
+    for raw in patch.splitlines():
+        match = _PATCH_HUNK.match(raw)
+        if match:
+            line = int(match.group(1))
+            in_hunk = True
+            continue
+        if not in_hunk or raw.startswith("\\"):
+            continue  # "\ No newline at end of file"
+        if raw.startswith("+"):
+            if ranges and ranges[-1][1] == line - 1:
+                ranges[-1] = (ranges[-1][0], line)
+            else:
+                ranges.append((line, line))
+            line += 1
+        elif raw.startswith("-"):
+            continue
+        else:
+            line += 1
+    return LineSet(ranges)
+
+
+def added_lines_by_diff(base: bytes | None, head: bytes) -> LineSet:
+    """Lines of `head` that are new relative to `base` (used when GitHub omitted the patch)."""
+    head_lines = head.decode("utf-8", errors="replace").splitlines()
+    if base is None:
+        return LineSet.whole(len(head_lines))
+    base_lines = base.decode("utf-8", errors="replace").splitlines()
+    matcher = difflib.SequenceMatcher(a=base_lines, b=head_lines, autojunk=False)
+    return LineSet(
+        (j1 + 1, j2) for tag, _i1, _i2, j1, j2 in matcher.get_opcodes() if tag in ("replace", "insert")
+    )
+
+
+def line_count(data: bytes) -> int:
+    """Lines as git counts them: a last line without a newline still counts."""
+    if not data:
+        return 0
+    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
 
 
 def intersect_lines(a: LineSet, b: LineSet) -> LineSet:

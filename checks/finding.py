@@ -26,7 +26,15 @@ class Severity(StrEnum):
         return self.rank >= other.rank
 
 
-_RANK = {Severity.CRITICAL: 4, Severity.HIGH: 3, Severity.MEDIUM: 2, Severity.LOW: 1, Severity.INFO: 0}
+#: The one ordering of severities, worst first: counts, tables and summaries list them in this order.
+SEVERITY_ORDER: tuple[Severity, ...] = (
+    Severity.CRITICAL,
+    Severity.HIGH,
+    Severity.MEDIUM,
+    Severity.LOW,
+    Severity.INFO,
+)
+_RANK = {severity: len(SEVERITY_ORDER) - 1 - i for i, severity in enumerate(SEVERITY_ORDER)}
 
 
 def make_fingerprint(rule_id: str, path: str, content: str) -> str:
@@ -47,10 +55,12 @@ class Finding:
     """One problem on one place of the head side of a change.
 
     `path` is repository-relative with POSIX separators; `line`/`end_line` are 1-based head-side lines.
-    `message` must never contain a whole secret: checks redact with `checks.redact.redact` first.
+    `line == 0` means the whole file (a model file, a lockfile problem with no line of its own): see
+    `file_level`. `message` must never contain a whole secret: checks redact with `checks.redact.redact`
+    first. `check` is filled in by the engine with the check's name, so a check need not set it.
     """
 
-    check: str
+    check: str = field(default="", kw_only=True)
     rule_id: str
     severity: Severity
     path: str
@@ -62,10 +72,16 @@ class Finding:
     remediation: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def file_level(self) -> bool:
+        """True for a finding about the whole file (`line == 0`), shown without a line everywhere."""
+        return self.line == 0
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["severity"] = self.severity.value
         data["end_line"] = self.end_line if self.end_line is not None else self.line
+        data["file_level"] = self.file_level
         return data
 
 

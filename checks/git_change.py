@@ -8,7 +8,8 @@ default branch gained meanwhile.
 
 Git is asked for everything in a few batched calls (one `diff --raw --numstat`, one `diff -U0`, one
 `cat-file --batch-check`, one `cat-file --batch` process for lazy contents), because one subprocess per file
-would make a 2,000-file change take many seconds.
+would make a 2,000-file change take many seconds. Paths a check reads beyond the change go through
+`checks.git_reader.GitReader`, the change's reader.
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ from checks.change import (
     Loader,
     looks_binary,
 )
-from checks.diff import DiffEntry, decode_path, intersect_lines, parse_added_lines, parse_raw_numstat
+from checks.diff import (
+    DiffEntry,
+    decode_path,
+    intersect_lines,
+    line_count,
+    parse_added_lines,
+    parse_raw_numstat,
+)
 from checks.finding import Skipped
 
 #: The id of git's empty tree: the base of the very first commit (pre-commit on a repository with no commits).
@@ -274,7 +282,11 @@ class _Builder:
         if untracked:
             self._add_untracked({f.path for f in self.files} | {s.path for s in self.skipped})
         self.files.sort(key=lambda f: f.path)
-        return Change(base=self.base, head=self.head, files=self.files, skipped=self.skipped)
+        from checks.git_reader import GitReader  # it builds on this module's git helpers
+
+        return Change(base=self.base, head=self.head, files=self.files, skipped=self.skipped,
+                      reader=GitReader(self.root, self.base, self.head, self.reader, self.max),
+                      max_file_bytes=self.max)
 
     def _too_big(self, size: int) -> str:
         return f"larger than the {human_size(self.max)} size cap ({human_size(size)})"
@@ -377,8 +389,8 @@ class _Builder:
                     entry.old_mode, entry.old_sha = moved.old_mode, moved.old_sha
                     self._add(entry, LineSet(), size=st.st_size, binary=binary)
                     continue
-                count = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-                self._add(entry, LineSet.whole(1 if binary else count), size=st.st_size, binary=binary)
+                count = 1 if binary else line_count(data)
+                self._add(entry, LineSet.whole(count), size=st.st_size, binary=binary)
 
     def _moved_from(self, data: bytes) -> DiffEntry | None:
         """The removed file whose base blob has exactly these bytes, if any (git's own rename detection

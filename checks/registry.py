@@ -47,8 +47,3 @@ def create(name: str) -> Check:
         raise KeyError(f"check {name!r} is not available")
     return factory()
 
-
-def available_checks(names: list[str] | None = None) -> list[Check]:
-    """Instances of the available checks, optionally restricted to `names`."""
-    wanted = names if names is not None else check_names()
-    return [create(n) for n in wanted if is_available(n)]

@@ -1,5 +1,6 @@
-"""Shared fixtures: a real Redis (the machine's on 127.0.0.1:6379 with a private key prefix, or a private
-redis-server when none is reachable) and private servers for tests that stop Redis on purpose."""
+"""Common fixtures: a real Redis (the machine's on 127.0.0.1:6379 with a private key prefix, or a private
+redis-server when none is reachable), private servers for tests that stop Redis on purpose, the paths of
+the third-party data in tests/fixtures, and a seeded key generator per test (tests/secrets_keys.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,40 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis as AsyncRedis
 
+from tests import secrets_keys
 from tests.redis_server import RedisServer, delete_prefix, reachable
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-FIXTURES = SHARED / "fixtures" / "webhooks"
+#: Third-party data the tests read, kept in the repository (tests/fixtures/README.md names each source).
+FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
+#: GitHub's real webhook payloads: `FIXTURES / <event> / <action>.payload.json`.
+FIXTURES = FIXTURES_DIR / "webhooks"
+#: JSON schemas of third-party formats (SARIF 2.1.0).
+SCHEMAS = FIXTURES_DIR / "schemas"
+
+
+@pytest.fixture(autouse=True)
+def key_seed(request: pytest.FixtureRequest) -> int:
+    """Every test draws its generated keys from `secrets_keys.RNG`, reseeded here from the run's seed
+    (PRGUARD_TEST_SEED) and the test's node id: the same keys whether it runs alone or in the suite."""
+    return secrets_keys.reseed(request.node.nodeid)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"generated test keys: PRGUARD_TEST_SEED={secrets_keys.SEED}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Print the seed next to every failure, so that its generated keys can be drawn again."""
+    report = yield
+    if report.failed:
+        report.sections.append(
+            (
+                "generated test keys",
+                f"PRGUARD_TEST_SEED={secrets_keys.SEED} .venv/bin/pytest '{item.nodeid}' draws the same keys",
+            )
+        )
+    return report
 
 
 @pytest.fixture(scope="session")

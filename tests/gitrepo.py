@@ -18,11 +18,15 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+#: Seconds any one git command may take: a prompt or a stale lock must fail the test, not hang it.
+GIT_TIMEOUT = 60
+
 
 def _isolated_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env["GIT_CONFIG_GLOBAL"] = os.devnull
     env["GIT_CONFIG_NOSYSTEM"] = "1"
+    env["GIT_TERMINAL_PROMPT"] = "0"  # never wait for credentials on a terminal
     env["LC_ALL"] = "C"
     return env
 
@@ -54,13 +58,17 @@ class GitRepo:
         self, *args: str, input: bytes | None = None, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[bytes]:
         """Run git and return the completed process whatever its exit status (for commands that may fail)."""
-        return subprocess.run(
-            ["git", "-C", str(self.path), *args],
-            input=input,
-            capture_output=True,
-            env={**_isolated_env(), **(env or {})},
-            check=False,
-        )
+        try:
+            return subprocess.run(
+                ["git", "-C", str(self.path), *args],
+                input=input,
+                capture_output=True,
+                env={**_isolated_env(), **(env or {})},
+                check=False,
+                timeout=GIT_TIMEOUT,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(f"git {' '.join(args)} did not finish within {GIT_TIMEOUT} s") from exc
 
     def write(self, rel: str, content: str | bytes) -> Path:
         """Write a file (creating parent directories) without staging it."""

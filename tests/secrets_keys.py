@@ -1,13 +1,21 @@
 """Synthetic credentials in each provider's real format, generated fresh: no real key is ever stored here.
 
-Each generator draws from the provider's alphabet with `secrets`, and guarantees letters and digits mixed
+Each generator draws from the provider's alphabet with `RNG`, and guarantees letters and digits mixed
 (real keys of these lengths practically always are), so detectors that reject word-like values still see a
 realistic key.
+
+Every draw is seeded, so a failure can be replayed. The run's seed is `PRGUARD_TEST_SEED` (an integer;
+`random` picks a fresh one; unset: `DEFAULT_SEED`). Before each test tests/conftest.py reseeds `RNG` from
+that seed and the test's node id (`reseed`), so a test draws the same keys alone or in the whole suite;
+the seed is printed in pytest's header and next to every failure, and `seed_note()` puts it in an
+assertion message. Replay with `PRGUARD_TEST_SEED=<seed> .venv/bin/pytest '<node id>'`.
 """
 
 from __future__ import annotations
 
-import secrets
+import hashlib
+import os
+import random
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,15 +24,55 @@ ALNUM = string.ascii_letters + string.digits
 TOKEN = ALNUM + "_-"
 HEX = "0123456789abcdef"
 
+DEFAULT_SEED = 20251202
+
+
+def _run_seed() -> int:
+    raw = os.environ.get("PRGUARD_TEST_SEED", "").strip()
+    if not raw:
+        return DEFAULT_SEED
+    if raw.lower() == "random":
+        return int.from_bytes(os.urandom(4), "big")
+    try:
+        return int(raw, 0)
+    except ValueError:
+        raise SystemExit(f"PRGUARD_TEST_SEED must be an integer or 'random', not {raw!r}") from None
+
+
+#: The run's seed: every generated key derives from it.
+SEED = _run_seed()
+#: The generator of every key and random value the tests make (never `secrets`, never unseeded `random`).
+RNG = random.Random(SEED)
+
+
+def reseed(name: str) -> int:
+    """Reseed `RNG` for one test (or one fixture) from the run's seed and `name`; returns the derived seed."""
+    derived = int.from_bytes(hashlib.sha256(f"{SEED}:{name}".encode()).digest()[:8], "big")
+    RNG.seed(derived)
+    return derived
+
+
+def seed_note() -> str:
+    """How to draw the same keys again, for an assertion message."""
+    return f"[PRGUARD_TEST_SEED={SEED} draws these keys again]"
+
+
+def pick(n: int, alphabet: str) -> str:
+    """n characters drawn uniformly from alphabet, with no guarantee of a digit or a letter: as keys are."""
+    return "".join(RNG.choice(alphabet) for _ in range(n))
+
 
 def rand(n: int, alphabet: str = ALNUM) -> str:
     """n random characters from alphabet, with at least one letter and one digit when both are possible."""
-    while True:
-        value = "".join(secrets.choice(alphabet) for _ in range(n))
-        has_digit = any(c.isdigit() for c in value) or not any(c.isdigit() for c in alphabet)
-        has_alpha = any(c.isalpha() for c in value) or not any(c.isalpha() for c in alphabet)
-        if has_digit and has_alpha:
+    need_digit = any(c.isdigit() for c in alphabet)
+    need_alpha = any(c.isalpha() for c in alphabet)
+    for _ in range(1000):
+        value = pick(n, alphabet)
+        if (any(c.isdigit() for c in value) or not need_digit) and (
+            any(c.isalpha() for c in value) or not need_alpha
+        ):
             return value
+    raise ValueError(f"rand({n}, {alphabet!r}): no mixed value in 1000 draws {seed_note()}")
 
 
 def _uuid() -> str:
@@ -160,11 +208,57 @@ def truncated(case: KeyCase) -> str:
     return case.template.format(key=key[: max(8, len(key) // 2)])
 
 
+_SMALL_PRIMES = [p for p in range(3, 2000, 2) if all(p % d for d in range(3, int(p**0.5) + 1, 2))]
+
+
+def _probable_prime(n: int) -> bool:
+    """Miller-Rabin with 20 bases from RNG (error below 4**-20; OpenSSL checks p and q again when
+    `cryptography` builds the key), after trial division by small primes."""
+    if any(n % p == 0 for p in _SMALL_PRIMES):
+        return n in _SMALL_PRIMES
+    d, r = n - 1, 0
+    while d % 2 == 0:
+        d, r = d // 2, r + 1
+    for _ in range(20):
+        x = pow(RNG.randrange(2, n - 1), d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(r - 1):
+            x = pow(x, 2, n)
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _prime(bits: int, e: int) -> int:
+    """A random `bits`-bit prime p with gcd(e, p - 1) = 1, from RNG (top two bits set: p*q has 2*bits)."""
+    for _ in range(100 * bits):  # primes this size are ~1 in 0.35*bits odd numbers: never reached
+        n = RNG.getrandbits(bits) | (3 << (bits - 2)) | 1
+        if (n - 1) % e and _probable_prime(n):
+            return n
+    raise AssertionError(f"no {bits}-bit prime found {seed_note()}")
+
+
 def private_key_pem(bits: int = 1024, *, traditional: bool = False) -> str:
-    """A fresh RSA key made with `cryptography` (never a stored key): PKCS#8, or PKCS#1 ("BEGIN RSA …")."""
+    """A fresh RSA key (never a stored key) from seeded primes: PKCS#8, or PKCS#1 ("BEGIN RSA …").
+
+    `cryptography` checks the numbers and writes the PEM; its own key generation cannot be seeded.
+    """
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    e = 65537
+    p = _prime(bits // 2, e)
+    q = _prime(bits - bits // 2, e)
+    if q == p:
+        raise AssertionError(f"drew the same prime twice {seed_note()}")
+    d = pow(e, -1, (p - 1) * (q - 1))
+    numbers = rsa.RSAPrivateNumbers(
+        p, q, d, rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q), rsa.rsa_crt_iqmp(p, q),
+        rsa.RSAPublicNumbers(e, p * q),
+    )
+    key = numbers.private_key()
     fmt = serialization.PrivateFormat.TraditionalOpenSSL if traditional else serialization.PrivateFormat.PKCS8
     return key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()).decode()

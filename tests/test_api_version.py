@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import os
-import secrets
-import string
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,6 +24,7 @@ from bot.github.pull_change import list_pr_files
 from bot.settings import ConfigError, Settings, load_settings
 from tests.e2e_stack import Stack, pr_payload
 from tests.github_double.double import GitHubDouble
+from tests.secrets_keys import rand
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD, NEW = "2022-11-28", "2026-03-10"
@@ -33,7 +32,8 @@ GHES = "https://ghe.example.com/api/v3"
 
 
 def github_token() -> str:
-    return "ghp_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(36))
+    """A seeded `ghp_` token in GitHub's format (tests/secrets_keys.py: the seed is printed on failure)."""
+    return "ghp_" + rand(36)
 
 
 @pytest.fixture

@@ -8,15 +8,9 @@ from typing import Any
 import pytest
 
 from bot.github.client import GitHubApp, GitHubOptions
-from bot.github.pull_change import (
-    FetchOptions,
-    FetchStats,
-    HeadMoved,
-    added_lines_by_diff,
-    added_lines_from_patch,
-    build_change,
-)
+from bot.github.pull_change import FetchOptions, FetchStats, HeadMoved, build_change
 from checks.change import ChangedFile, FileStatus
+from checks.diff import added_lines_by_diff, added_lines_from_patch
 from tests.github_double.double import GitHubDouble
 from tests.github_double.state import Submodule, Symlink
 

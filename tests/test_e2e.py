@@ -1,8 +1,8 @@
 """End to end over real HTTP: signed delivery → running receiver → Redis Stream → worker → GitHub double.
 
 Each test builds a `Stack` (tests/e2e_stack.py): the receiver under uvicorn on loopback, one
-`bot.runtime.worker.Worker` running the scan feature's handler, a real Redis (private key prefix) and a fresh GitHub
-double, and asserts what a user sees on GitHub: the four check runs, their conclusions, summaries and
+`bot.runtime.worker.Worker` running the scan feature's handler, a real Redis (private key prefix) and a fresh
+GitHub double, and asserts what a user sees on GitHub: the four check runs, their conclusions, summaries and
 annotations.
 """
 
@@ -132,6 +132,30 @@ async def test_synchronize_supersedes_the_older_head(
     assert {r.conclusion for r in old_runs.values()} == {"cancelled"}
     assert all(new_head[:12] in r.summary for r in old_runs.values())
     assert new_runs["prguard/secrets"].conclusion == "success"
+
+
+async def test_a_newer_push_cancels_only_the_scans_runs_not_another_features_run_on_the_commit(
+    github_double: GitHubDouble, redis_url: str, redis_prefix: str
+) -> None:
+    """`cancel` belongs to the feature: the scan closes its own four runs, never (say) the sign-off's."""
+    async with Stack(github_double, redis_url, redis_prefix, start_worker=False) as stack:
+        inst = stack.repo()
+        pr = github_double.create_pull_request("octo/repo", changes={"a.py": (None, b"x = 1\n")})
+        old_head = pr.head_sha
+        gh = stack.github.installation(inst)
+        async with gh:
+            await gh.rest.checks.async_create("octo", "repo", data={
+                "name": "prguard/ai-safety-sign-off", "head_sha": old_head, "status": "in_progress"})
+        await stack.deliver("pull_request", pr_payload(pr, inst, updated_at="2026-01-01T00:00:00Z"))
+        new_head = github_double.push("octo/repo", pr.number, {"a.py": b"x = 2\n"})
+        await stack.deliver("pull_request", pr_payload(pr, inst, action="synchronize", head_sha=new_head,
+                                                       updated_at="2026-01-01T00:05:00Z"))
+        # the old scan opens its runs first, then the queue sees the newer head: run the worker on both
+        await stack.worker.run_once()
+        new_runs = await stack.completed(new_head)
+    assert new_runs["prguard/secrets"].conclusion == "success"
+    [signoff] = github_double.check_runs("octo/repo", old_head, "prguard/ai-safety-sign-off")
+    assert signoff.status == "in_progress"
 
 
 @pytest.mark.parametrize("endpoint", [

@@ -8,8 +8,10 @@ import pytest
 
 from checks import registry
 from checks.change import Change, ChangedFile, FileStatus, LineSet
+from checks.context import CheckContext
 from checks.engine import create_checks, run_check, run_checks
 from checks.finding import Finding, Severity, Skipped, make_fingerprint
+from checks.policy import CheckPolicy, Policy
 
 
 class WordCheck:
@@ -24,20 +26,20 @@ class WordCheck:
     def applies_to(self, file: ChangedFile) -> bool:
         return not file.is_binary
 
-    def run(self, files: Sequence[ChangedFile]) -> Iterable[Finding | Skipped]:
+    def run(self, files: Sequence[ChangedFile], ctx: CheckContext) -> Iterable[Finding | Skipped]:
         for file in files:
             text = file.head_text() or ""
             for number, line in enumerate(text.splitlines(), 1):
                 if self.word in line:
                     fp = make_fingerprint(f"{self.name}/word", file.path, line)
-                    yield Finding(self.name, f"{self.name}/word", Severity.HIGH, file.path, number,
+                    yield Finding(f"{self.name}/word", Severity.HIGH, file.path, number,
                                   "word", "found the word", fp)
-                    yield Finding(self.name, f"{self.name}/word", Severity.HIGH, file.path, number,
+                    yield Finding(f"{self.name}/word", Severity.HIGH, file.path, number,
                                   "word", "found the word again", fp)  # a duplicate the engine drops
 
 
 class BrokenCheck(WordCheck):
-    def run(self, files: Sequence[ChangedFile]) -> Iterable[Finding | Skipped]:
+    def run(self, files: Sequence[ChangedFile], ctx: CheckContext) -> Iterable[Finding | Skipped]:
         raise RuntimeError("engine exploded")
 
 
@@ -52,6 +54,7 @@ def test_only_findings_on_added_lines_are_kept_once_each() -> None:
     text = "FORBIDDEN old\nok\nFORBIDDEN new\n"
     result = run_check(WordCheck(), Change("b", "h", [changed("a.py", text, added=[(3, 3)])]))
     assert [(f.path, f.line) for f in result.findings] == [("a.py", 3)]
+    assert result.findings[0].check == "word", "the engine names the check that found it"
     assert result.error is None
 
 
@@ -69,11 +72,9 @@ def test_change_level_skips_are_reported_by_every_check() -> None:
 def test_run_checks_applies_the_policy_ignores_per_check() -> None:
     change = Change("b", "h", [changed("vendor/x.py", "FORBIDDEN\n"), changed("app.py", "FORBIDDEN\n")])
     checks = [WordCheck("one"), WordCheck("two")]
+    policy = Policy(checks={"one": CheckPolicy(ignore_paths=("vendor/**",))})
 
-    def ignore(path: str, check: str) -> bool:
-        return check == "one" and path.startswith("vendor/")
-
-    one, two = run_checks(checks, change, ignore=ignore)
+    one, two = run_checks(checks, change, policy=policy)
     assert [f.path for f in one.findings] == ["app.py"]
     assert [f.path for f in two.findings] == ["app.py", "vendor/x.py"]
 

@@ -13,9 +13,9 @@ from bot.cli.formats.scan_report import ScanReport
 from bot.log import add_sensitive
 from checks.engine import CheckResult
 from checks.finding import Finding, Severity, Skipped, make_fingerprint
-from tests.conftest import SHARED
+from tests.conftest import SCHEMAS
 
-SARIF_SCHEMA = SHARED / "schemas" / "sarif-schema-2.1.0.json"
+SARIF_SCHEMA = SCHEMAS / "sarif-schema-2.1.0.json"  # OASIS, verbatim: tests/fixtures/README.md
 
 
 def finding(path: str, line: int, severity: Severity, rule: str = "demo/rule", **extra: Any) -> Finding:

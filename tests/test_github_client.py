@@ -1,4 +1,5 @@
-"""bot.github.client and bot.github.checkruns against the GitHub double over real HTTP: tokens, retries, idempotency."""
+"""bot.github.client and bot.github.checkruns against the GitHub double over real HTTP: tokens, retries,
+idempotency."""
 
 from __future__ import annotations
 

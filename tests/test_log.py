@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from bot import log as botlog
 from bot.log import JsonFormatter, add_sensitive, get_logger, scrub
+from tests.secrets_keys import HEX, pick
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def records(buffer: io.StringIO) -> list[dict[str, object]]:
 
 def test_a_secret_with_quotes_backslashes_or_non_ascii_is_scrubbed_from_json(lines: io.StringIO) -> None:
     """json.dumps escapes `"`, `\\` and non-ASCII, so matching the raw value after serialising missed them."""
-    secret = f'hook"se\\cr\u00e9t-{uuid.uuid4().hex[:8]}'
+    secret = f'hook"se\\cr\u00e9t-{pick(8, HEX)}'
     add_sensitive(secret, pinned=True)
     get_logger("prguard.test").info("webhook.oops", error=f"bad signature with {secret}", delivery="d1")
     written = lines.getvalue()
@@ -43,7 +43,7 @@ def test_a_secret_with_quotes_backslashes_or_non_ascii_is_scrubbed_from_json(lin
 
 
 def test_a_pem_in_a_traceback_is_scrubbed_line_by_line_and_whole(lines: io.StringIO) -> None:
-    body = "\n".join(uuid.uuid4().hex * 2 for _ in range(3))
+    body = "\n".join(pick(32, HEX) * 2 for _ in range(3))
     pem = f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n"
     add_sensitive(pem, pinned=True)
     try:
@@ -64,9 +64,9 @@ def test_job_context_fields_are_kept_beside_the_line_name(lines: io.StringIO) ->
 
 
 def test_pinned_values_outlive_any_number_of_short_lived_ones() -> None:
-    pinned = f"pinned-config-secret-{uuid.uuid4().hex}"
+    pinned = f"pinned-config-secret-{pick(32, HEX)}"
     add_sensitive(pinned, pinned=True)
-    tokens = [f"ghs_{uuid.uuid4().hex}{i}" for i in range(botlog.MAX_SENSITIVE + 20)]
+    tokens = [f"ghs_{pick(32, HEX)}{i}" for i in range(botlog.MAX_SENSITIVE + 20)]
     for token in tokens:
         add_sensitive(token)
     assert pinned not in scrub(f"x {pinned} y")

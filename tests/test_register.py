@@ -28,7 +28,7 @@ from githubkit_schemas.latest.webhooks import VALID_EVENT_NAMES
 
 from bot.cli import main as cli
 from bot.cli import register
-from bot.runtime.envelope import RELEVANT
+from bot.features import router
 from bot.settings import load_settings
 from tests.github_double import GitHubDouble
 
@@ -60,7 +60,7 @@ def test_app_yml_has_probots_keys_and_least_privilege() -> None:
 def test_app_yml_subscribes_to_exactly_the_events_prguard_handles() -> None:
     events = yaml.safe_load(APP_YML.read_text())["default_events"]
     assert set(events) <= VALID_EVENT_NAMES
-    assert set(events) == set(RELEVANT)
+    assert set(events) == {event for feature in router().features.values() for event in feature.events}
 
 
 def test_every_permission_in_app_yml_names_the_endpoints_that_need_it() -> None:
@@ -147,8 +147,10 @@ class RegisterRun:
                 time.sleep(0.02)
         raise AssertionError("the register page never came up")
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self.thread.join(timeout=15)
+        if self.thread.is_alive() and exc_type is None:
+            raise AssertionError("`prguard register` was still running 15 s after the test's last step")
 
     def form(self) -> FormReader:
         page = httpx.get(self.base + "/")
@@ -309,3 +311,56 @@ def test_urls_must_be_http_urls(option: str, tmp_path: Path, capsys: pytest.Capt
     argv = ["register", option, "prguard.example.com", "--no-browser", "--env-file", str(tmp_path / ".env")]
     assert cli.main(argv) == 2
     assert f"{option} must be an http(s) URL" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------ env file
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "plain-Value_1.2:3@x+y=z/",
+        "with space",
+        " padded ",
+        "hash # inside",
+        "#leading",
+        "quotes ' and \" both",
+        "back\\slash \\' \\\\",
+        "dollar $HOME and $",
+        "tab\there",
+        "two\nlines # and 'quotes'",
+    ],
+)
+def test_env_file_values_read_back_exactly_as_dotenv_reads_them(tmp_path: Path, value: str) -> None:
+    """dotenv is what `bot.settings` (pydantic-settings) reads the file with."""
+    env_file = tmp_path / ".env"
+    register.write_env_file(env_file, {"GITHUB_WEBHOOK_SECRET": value, "GITHUB_APP_ID": "7"})
+    assert dotenv_values(env_file) == {"GITHUB_WEBHOOK_SECRET": value, "GITHUB_APP_ID": "7"}
+
+
+def test_replaced_keys_leave_nothing_of_their_old_values_behind(tmp_path: Path) -> None:
+    """A quoted value over several lines, an `export` line, a duplicate, a last line without a newline."""
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "# kept comment\n"
+        'GITHUB_PRIVATE_KEY="-----BEGIN RSA PRIVATE KEY-----\nOLDKEYBODY\n-----END RSA PRIVATE KEY-----"\n'
+        "export GITHUB_APP_ID=1\n"
+        "REDIS_URL=redis://cache:6379/1\n"
+        "GITHUB_APP_ID=2\n"
+        "PRGUARD_LOG_LEVEL=DEBUG"
+    )
+    os.chmod(env_file, 0o644)
+    register.write_env_file(env_file, {"GITHUB_APP_ID": "3", "GITHUB_PRIVATE_KEY": "new\nkey\n"},
+                            comment="GitHub App x\n(evil=1)")
+    text = env_file.read_text()
+    assert "OLDKEYBODY" not in text and "END RSA" not in text
+    assert text.startswith("# kept comment\n") and "\n# GitHub App x (evil=1)\n" in text
+    assert dotenv_values(env_file) == {
+        "REDIS_URL": "redis://cache:6379/1",
+        "PRGUARD_LOG_LEVEL": "DEBUG",
+        "GITHUB_APP_ID": "3",
+        "GITHUB_PRIVATE_KEY": "new\\nkey\\n",  # the one-line PEM form, which bot.settings unescapes
+    }
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == [".env"]

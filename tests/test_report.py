@@ -1,4 +1,4 @@
-"""bot.github.render: what a check run shows for a result (conclusion, summary, annotations and their batching)."""
+"""bot.github.render: what a check run shows for a result (conclusion, summary, annotations, batching)."""
 
 from __future__ import annotations
 

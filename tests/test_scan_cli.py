@@ -26,6 +26,7 @@ import yaml
 from bot.cli.main import main
 from checks import registry
 from checks.change import ChangedFile
+from checks.context import CheckContext
 from checks.finding import Finding, Severity, make_fingerprint
 from checks.secrets.rules import RULES
 from tests.gitrepo import GitRepo
@@ -45,13 +46,12 @@ class ForbiddenCheck:
     def applies_to(self, file: ChangedFile) -> bool:
         return not file.is_binary
 
-    def run(self, files: Sequence[ChangedFile]) -> Iterator[Finding]:
+    def run(self, files: Sequence[ChangedFile], ctx: CheckContext) -> Iterator[Finding]:
         for file in files:
             for number, line in enumerate((file.head_text() or "").splitlines(), start=1):
                 for word, severity in WORDS.items():
                     if word in line:
                         yield Finding(
-                            check=self.name,
                             rule_id=f"forbidden/{word.lower()}",
                             severity=severity,
                             path=file.path,
@@ -70,7 +70,7 @@ class BrokenCheck:
     def applies_to(self, file: ChangedFile) -> bool:
         return True
 
-    def run(self, files: Sequence[ChangedFile]) -> Iterator[Finding]:
+    def run(self, files: Sequence[ChangedFile], ctx: CheckContext) -> Iterator[Finding]:
         raise RuntimeError("boom")
 
 
@@ -266,6 +266,8 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], repo: GitRepo) 
         ["--fail-on", "severe"],
         ["--format", "xml"],
         ["--max-file-size", "0"],
+        ["--timeout", "0"],
+        ["--timeout", "soon"],
         ["--staged", "--head", "x"],
     ):
         with pytest.raises(SystemExit) as exc:

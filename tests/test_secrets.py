@@ -14,7 +14,7 @@ from checks.git_change import change_from_git
 from checks.secrets import SecretsCheck
 from checks.secrets.check import secret_fingerprint
 from checks.secrets.rules import RULES
-from tests.secrets_keys import CASES, NEGATIVES, private_key_pem, rand, truncated
+from tests.secrets_keys import CASES, NEGATIVES, private_key_pem, rand, seed_note, truncated
 
 
 def changed(path: str, text: str, added: LineSet | None = None) -> ChangedFile:
@@ -47,7 +47,7 @@ def assert_redacted(findings: list[Finding], secrets: list[str]) -> None:
 def test_each_detector_finds_a_generated_key_once_with_its_rule(case):
     key, line = case.line()
     findings = scan(f"import os\n\n{line}\n")
-    assert [(f.rule_id, f.line) for f in findings] == [(case.rule_id, 3)]
+    assert [(f.rule_id, f.line) for f in findings] == [(case.rule_id, 3)], seed_note()
     f = findings[0]
     rule = RULES[case.rule_id]
     assert f.check == "secrets" and f.severity is rule.severity and f.severity.at_least(Severity.HIGH)
@@ -69,7 +69,7 @@ def test_placeholders_and_documentation_examples_produce_nothing(line, path):
 @pytest.mark.parametrize("case", CASES[:30], ids=[c.rule_id.split("/")[1] for c in CASES[:30]])
 def test_truncated_keys_produce_nothing(case):
     findings = scan(truncated(case) + "\n")
-    assert [f for f in findings if f.severity.at_least(Severity.HIGH)] == []
+    assert [f for f in findings if f.severity.at_least(Severity.HIGH)] == [], seed_note()
 
 
 def test_wrong_length_and_filler_keys_produce_nothing():
@@ -80,7 +80,8 @@ def test_wrong_length_and_filler_keys_produce_nothing():
         f'k = "pplx-{rand(30)}"',
         'k = "sk-proj-' + "abc123" * 12 + "T3BlbkFJ" + "abc123" * 12 + '"',
     ]
-    assert [f for f in scan("\n".join(lines) + "\n") if f.severity.at_least(Severity.MEDIUM)] == []
+    found = scan("\n".join(lines) + "\n")
+    assert [f for f in found if f.severity.at_least(Severity.MEDIUM)] == [], seed_note()
 
 
 def test_openai_client_call_is_not_silenced_by_the_indirect_reference_filter():
@@ -119,7 +120,7 @@ def test_aws_key_pair_github_token_and_pem_each_listed_once():
         ("secrets/aws-secret-access-key", 2),
         ("secrets/github-token", 3),
         ("secrets/private-key", 4),
-    ]
+    ], seed_note()
     private = next(f for f in findings if f.rule_id == "secrets/private-key")
     assert private.severity is Severity.CRITICAL and private.end_line == 4 + pem_lines - 1
     body = "".join(pem.splitlines()[1:-1])
@@ -203,10 +204,10 @@ def test_an_error_inside_the_scan_never_carries_the_line(monkeypatch):
 def test_scan_cli_on_a_git_repo_lists_each_secret_once_and_redacts(tmp_path: Path):
     repo = tmp_path / "repo"
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True, timeout=60)
     (repo / "README.md").write_text("hello\n")
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "base"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True, timeout=60)
+    subprocess.run([*git, "commit", "-q", "-m", "base"], check=True, timeout=60)
     keys = {
         "secrets/openai-project-key": f"sk-proj-{rand(74)}T3BlbkFJ{rand(74)}",
         "secrets/anthropic-api-key": f"sk-ant-api03-{rand(93)}AA",
@@ -229,11 +230,11 @@ def test_scan_cli_on_a_git_repo_lists_each_secret_once_and_redacts(tmp_path: Pat
     )
     (repo / "app.py").write_text(body + "\n")
     (repo / "id_rsa").write_text(private_key_pem())
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "add secrets"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True, timeout=60)
+    subprocess.run([*git, "commit", "-q", "-m", "add secrets"], check=True, timeout=60)
     change = change_from_git(repo, "main~1")
     findings = run_check(SecretsCheck(), change).findings
-    assert sorted(f.rule_id for f in findings) == sorted([*keys, "secrets/private-key"])
+    assert sorted(f.rule_id for f in findings) == sorted([*keys, "secrets/private-key"]), seed_note()
     assert_redacted(findings, list(keys.values()))
 
 

@@ -16,7 +16,7 @@ from detect_secrets.plugins.keyword import DENYLIST
 from checks.secrets.detectors import DETECTORS
 from checks.secrets.prefilter import candidate_lines, gates_on
 from checks.secrets.scanner import PLUGINS
-from tests.secrets_keys import ALNUM, CASES, HEX, TOKEN, rand
+from tests.secrets_keys import ALNUM, CASES, HEX, RNG, TOKEN, rand, reseed, seed_note
 
 SITE = Path(sysconfig.get_paths()["purelib"])
 CORPUS_FILES = [
@@ -74,6 +74,7 @@ def generated_lines(rng: random.Random) -> list[str]:
         ]
     out += [
         f"ibm_cos_hmac_secret_access_key = {rand(48, HEX)}",
+        f"ibm_cloud_iam_api_key = {rand(44, TOKEN)}",  # IBM Cloud IAM: 44 token characters
         f'cos_secret_key: "{rand(48, HEX)}"',
         f'aws_secret_access_key = "{rand(40, ALNUM + "/+")}"',
         f"AKIA{rand(16, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789')}",
@@ -120,8 +121,9 @@ def reports() -> list[tuple[str, set[str]]]:
     """Each corpus line with the detect-secrets plugins that report on it (before any filter)."""
     keyword = {"KeywordDetector": PLUGINS["KeywordDetector"]}
     others = {k: v for k, v in PLUGINS.items() if k != "KeywordDetector"}
+    reseed(f"{__name__}::reports")  # module-scoped: set up before the first test's own reseed
     out = []
-    for line in corpus_lines() + generated_lines(random.Random(5)):
+    for line in corpus_lines() + generated_lines(RNG):
         names = plugin_names_reporting(line, "app.py", others)
         for filename in FILENAMES:
             names |= plugin_names_reporting(line, filename, keyword)
@@ -135,10 +137,12 @@ def test_prefilter_keeps_every_line_a_detect_secrets_plugin_reports(reports):
         if not reporting:
             continue
         checked += 1
-        assert candidate_lines(line.encode()), f"prefilter dropped a line {sorted(reporting)} report on"
+        assert candidate_lines(line.encode()), (
+            f"prefilter dropped a line {sorted(reporting)} report on: {line!r} {seed_note()}"
+        )
         gates = set(gates_on(line))
         missing = {n for n in reporting if f"ds:{n}" not in gates}
-        assert not missing, f"line not routed to {missing}"
+        assert not missing, f"line not routed to {missing}: {line!r} {seed_note()}"
     assert checked > 300
 
 
@@ -152,8 +156,8 @@ def test_prefilter_keeps_every_line_a_prguard_detector_matches(reports):
     for line, _ in reports:
         for i, det in enumerate(DETECTORS):
             if det.context is None and det.pattern.search(line):
-                assert f"pg:{i}" in gates_on(line), (det.rule_id, "not routed")
-                assert candidate_lines(line.encode())
+                assert f"pg:{i}" in gates_on(line), (det.rule_id, "not routed", line, seed_note())
+                assert candidate_lines(line.encode()), (det.rule_id, line, seed_note())
 
 
 def test_candidate_line_numbers_and_offsets_are_exact():

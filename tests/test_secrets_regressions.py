@@ -9,6 +9,11 @@
 - the fingerprint of a short secret was a fast hash that, next to the redacted first 4 characters and the
   length, could be brute-forced back to the secret;
 - a file name with control characters could rewrite the text report in the reader's terminal.
+
+Generated keys come from tests/secrets_keys.py's seeded `RNG` (`seed_note()` in a message says how to draw
+them again). Whether a key should be found is decided by its provider's format, written out here, never by
+prguard's own filters: the recall tests draw keys the way the provider makes them, check each against the
+format, and bound what prguard misses.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ import json
 import math
 import os
 import re
-import secrets
 import string
+from collections import Counter
 
 from bot.cli.formats import text
 from bot.cli.formats.scan_report import ScanReport
@@ -31,16 +36,10 @@ from checks.git_change import change_from_git
 from checks.redact import redact
 from checks.secrets import SecretsCheck
 from checks.secrets.check import secret_fingerprint
-from checks.secrets.filters import _camel_words, entropy, rejected_by_common
 from checks.secrets.scanner import scan_bytes
 from tests.gitrepo import GitRepo
-from tests.secrets_keys import ALNUM, HEX, rand
+from tests.secrets_keys import ALNUM, HEX, RNG, pick, rand, seed_note
 from tests.test_secrets import changed, scan
-
-
-def pick(n: int, alphabet: str) -> str:
-    """n random characters, with no guarantee of a digit or a letter (unlike `rand`): as keys really are."""
-    return "".join(secrets.choice(alphabet) for _ in range(n))
 
 
 def ghp() -> str:
@@ -104,56 +103,130 @@ def test_a_new_secret_next_to_an_old_one_is_still_reported(tmp_path):
 # --- recall: real keys that were missed --------------------------------------------------------------------
 
 
-def _low_entropy(make, threshold: float, count: int = 3, tries: int = 200_000) -> list[str]:
-    """Fresh random keys whose entropy happens to fall below `threshold` (rare, but real keys do)."""
-    found: list[str] = []
-    for _ in range(tries):
-        value = make()
-        if entropy(value) < threshold and not rejected_by_common(value):  # not a filler (`aaaaaa`, `abcdef`)
-            found.append(value)
-            if len(found) == count:
-                return found
-    raise AssertionError("could not generate low-entropy samples")
+def shannon(value: str) -> float:
+    """Shannon entropy of a value, in bits per character (this test's own, not prguard's)."""
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
+
+
+def draw(fmt: re.Pattern[str], make, n: int) -> list[str]:
+    """n keys from `make`, each checked against the provider's format `fmt`: the generator is the oracle."""
+    keys = [make() for _ in range(n)]
+    bad = [k for k in keys if not fmt.fullmatch(k)]
+    assert not bad, f"the generator left the format {fmt.pattern}: {bad[:3]} {seed_note()}"
+    return keys
+
+
+def rules_per_key(template: str, keys: list[str], lines_per_file: int = 200) -> list[list[str]]:
+    """The rules prguard reports on each key's line (files of `lines_per_file` lines, one check run)."""
+    files = []
+    for i in range(0, len(keys), lines_per_file):
+        body = "".join(template.format(k) + "\n" for k in keys[i : i + lines_per_file])
+        files.append(changed(f"app/keys_{i // lines_per_file}.py", body))
+    result = run_check(SecretsCheck(), Change("b", "h", files))
+    assert result.error is None, result.error
+    out: list[list[str]] = [[] for _ in keys]
+    for f in result.findings:
+        out[int(f.path.removeprefix("app/keys_").removesuffix(".py")) * lines_per_file + f.line - 1].append(
+            f.rule_id
+        )
+    return out
+
+
+def assert_recall(rule_id: str, template: str, keys: list[str], at_least: float) -> None:
+    """Every key is reported under `rule_id` and nothing else, except at most (1 - at_least) of them."""
+    got = rules_per_key(template, keys)
+    wrong = [(k, r) for k, r in zip(keys, got, strict=True) if r and r != [rule_id]]
+    missed = [k for k, r in zip(keys, got, strict=True) if not r]
+    assert not wrong, f"{rule_id}: reported under other rules: {wrong[:3]} {seed_note()}"
+    recall = 1 - len(missed) / len(keys)
+    assert recall >= at_least, (
+        f"{rule_id}: found {len(keys) - len(missed)} of {len(keys)} ({recall:.2%} < {at_least:.2%}); "
+        f"missed e.g. {missed[:5]} {seed_note()}"
+    )
+
+
+#: The providers' formats: Twilio API key SID `SK` + 32 hex; Mailchimp API key 32 hex + `-us` + data-centre
+#: number; Slack bot token `xoxb-` + team id + `-` + bot user id (digits) + `-` + 24 alnum. The last field
+#: says whether the lowest-entropy keys reach under the cut that dropped them (not for Slack: see below).
+TWILIO = re.compile(r"SK[0-9a-f]{32}")
+MAILCHIMP = re.compile(r"[0-9a-f]{32}-us[0-9]{1,2}")
+SLACK_BOT = re.compile(r"xoxb-[0-9]{10,13}-[0-9]{10,13}-[A-Za-z0-9]{24}")
+PREFIXED_HEX_AND_SLACK = [
+    ("secrets/twilio-key", TWILIO, lambda: "SK" + pick(32, HEX), 'TWILIO = "{}"', True),
+    (
+        "secrets/mailchimp-api-key",
+        MAILCHIMP,
+        lambda: pick(32, HEX) + "-us" + str(RNG.randrange(1, 21)),
+        'MC = "{}"',
+        True,
+    ),
+    (
+        "secrets/slack-token",
+        SLACK_BOT,
+        lambda: f"xoxb-{pick(11, string.digits)}-{pick(12, string.digits)}-{pick(24, ALNUM)}",
+        'SLACK = "{}"',
+        False,
+    ),
+]
 
 
 def test_hex_tokens_behind_a_prefix_and_digit_heavy_slack_tokens_are_found():
-    twilio = _low_entropy(lambda: "SK" + pick(32, HEX), 0.7 * math.log2(34))
-    mailchimp = _low_entropy(lambda: pick(32, HEX) + "-us" + str(secrets.randbelow(20)), 0.7 * math.log2(36))
-    lower = string.ascii_lowercase + string.digits
-    slack = _low_entropy(
-        lambda: f"xoxb-{pick(11, string.digits)}-{pick(12, string.digits)}-{pick(24, lower)}",
-        0.7 * math.log2(56),
-        count=2,
-    )
-    lines = [f'TWILIO = "{k}"' for k in twilio] + [f'MC = "{k}"' for k in mailchimp]
-    lines += [f'SLACK = "{k}"' for k in slack]
-    findings = scan("\n".join(lines) + "\n")
-    rules = [f.rule_id for f in findings]
-    assert rules.count("secrets/twilio-key") == 3
-    assert rules.count("secrets/mailchimp-api-key") == 3
-    assert rules.count("secrets/slack-token") == 2
-    assert len(rules) == 8
+    """2000 keys of each format drawn as the provider draws them, and the 20 of 20 000 with the lowest
+    entropy: for the hex formats, those are the ones an entropy cut judged against 64 symbols dropped (a
+    hex key has 16), 70 % of log2(length) bits per character.
+
+    Measured on 20 000 keys of each: Twilio 100 %, Mailchimp 99.995 %, Slack 99.975 % found; of the 20
+    lowest of 20 000, over 20 seeds (400 keys each): all Twilio keys, all Mailchimp keys but one, all Slack
+    tokens but four. Known misses:
+    - by design of the filler filter every detector gets, a run of six identical characters
+      (`…6666663…`, `…aaaaaa-us11`) or six ascending ones reads as a documentation filler. Slack tokens
+      meet it most (~2.5e-4 of them), in their numeric ids: team `12345673018`, user `837777777470`;
+    - a Slack token is judged "random enough" as if drawn from 63 symbols although 23 of its 54
+      characters are the digits of its ids, so the few whose entropy falls under that cut are missed
+      (~1e-5 of tokens: three of the four tail misses above; the fourth was a filler run).
+    The bounds below leave room for those and for other seeds, not for a regression (which missed ~5 %
+    of Twilio keys).
+    """
+    for rule_id, fmt, make, template, tail_under_cut in PREFIXED_HEX_AND_SLACK:
+        assert_recall(rule_id, template, draw(fmt, make, 2000), at_least=0.9975)
+        lowest = sorted(draw(fmt, make, 20_000), key=shannon)[:20]
+        if tail_under_cut:  # the test does reach the keys that were dropped
+            assert all(shannon(k) < 0.7 * math.log2(min(len(k), 64)) for k in lowest), (rule_id, seed_note())
+        assert_recall(rule_id, template, lowest, at_least=0.9)
+
+
+#: Prefix-less formats: AWS secret access key, 40 of [A-Za-z0-9/+]; Cohere, 40 alnum; Mistral, 32 alnum.
+#: The keys drawn are those formats' keys that hold no digit (0.1 %, 0.1 % and 0.4 % of real keys).
+DIGITLESS = [
+    (
+        "secrets/aws-secret-access-key",
+        re.compile(r"[A-Za-z0-9/+]{40}"),
+        string.ascii_letters + "/+",
+        40,
+        "AWS_SECRET_ACCESS_KEY={}",
+        0.99,
+    ),
+    ("secrets/cohere-api-key", re.compile(r"[A-Za-z0-9]{40}"), string.ascii_letters, 40,
+     'co = cohere.Client("{}")', 0.98),
+    ("secrets/mistral-api-key", re.compile(r"[A-Za-z0-9]{32}"), string.ascii_letters, 32,
+     'client = Mistral(api_key="{}")', 0.965),
+]
 
 
 def test_keys_without_a_digit_are_found():
-    letters = string.ascii_letters
+    """2000 keys of each format without a digit, drawn uniformly (so: a real key, given it has no digit).
 
-    def key(n: int, alphabet: str) -> str:
-        # ~1-2 % of digit-free random strings read as CamelCase words and are (knowingly) rejected, like
-        # identifiers: that is ~0.02 % of all keys. Draw until the key is not one of them.
-        while True:
-            value = pick(n, alphabet)
-            if not (_camel_words(value) or value.isupper() or value.islower() or rejected_by_common(value)):
-                return value
-
-    cases = {
-        "secrets/aws-secret-access-key": ("AWS_SECRET_ACCESS_KEY={}", key(40, letters + "/+")),
-        "secrets/cohere-api-key": ('co = cohere.Client("{}")', key(40, letters)),
-        "secrets/mistral-api-key": ('client = Mistral(api_key="{}")', key(32, letters)),
-    }
-    for rule_id, (template, value) in cases.items():
-        findings = scan(template.format(value) + "\n")
-        assert [f.rule_id for f in findings] == [rule_id], template
+    Measured on 20 000 of each: AWS secret 99.62 %, Cohere 99.08 %, Mistral 97.80 % found. Known misses,
+    by design: a digit-free value that reads as CamelCase words (`…LUZyatLfuGcvfmq…`: short runs of lower
+    case behind a capital, as in identifiers) is rejected like an identifier, since these formats have no
+    prefix to tell them apart; that is 4e-6 of all AWS secrets, 8e-6 of Cohere and 8e-5 of Mistral keys.
+    The bounds below sit about four standard deviations under those rates.
+    """
+    for rule_id, fmt, alphabet, length, template, at_least in DIGITLESS:
+        keys = draw(fmt, lambda alphabet=alphabet, length=length: pick(length, alphabet), 2000)
+        assert not any(c.isdigit() for k in keys for c in k)
+        assert_recall(rule_id, template, keys, at_least)
 
 
 def test_identifiers_near_a_provider_name_still_produce_nothing():
@@ -187,7 +260,7 @@ def test_the_jwt_io_documentation_token_is_not_a_finding_but_a_real_one_is():
 
 
 def test_an_aws_key_id_shape_inside_a_base64_blob_is_not_a_finding():
-    blob = base64.b64encode(secrets.token_bytes(600)).decode()
+    blob = base64.b64encode(RNG.randbytes(600)).decode()
     key_id = "AKIA" + pick(16, string.ascii_uppercase + "234567")
     inside = blob[:300] + "y" + key_id + "Q" + blob[300:]
     findings = scan(f'module.exports = "{inside}";\nconst id = "{key_id}";\n', "lib/wasm.js")

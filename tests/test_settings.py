@@ -12,7 +12,7 @@ import pytest
 
 from bot.log import scrub
 from bot.settings import ConfigError, Settings, load_settings
-from tests.secrets_keys import private_key_pem
+from tests.secrets_keys import private_key_pem, reseed
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = [
@@ -28,6 +28,7 @@ NAMES = [
 
 @pytest.fixture(scope="module")
 def pem() -> str:
+    reseed(f"{__name__}::pem")  # module-scoped: set up before the first test's own reseed
     return private_key_pem(2048, traditional=True)
 
 
@@ -174,6 +175,46 @@ def test_environment_names_are_read_exactly(
     )
     assert (s.worker_concurrency, s.max_file_bytes, s.annotation_cap) == (8, 2048, 200)
     assert s.private_key == pem
+
+
+def test_the_github_tunables_reach_the_client(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.github.client import GitHubOptions
+
+    def tuning(options: GitHubOptions | None = None) -> tuple[object, ...]:
+        options = options or GitHubOptions.from_settings(load_settings("any", app_id=1))
+        return (options.server_error_delays, options.max_rate_limit_wait, options.default_rate_limit_wait,
+                options.rate_limit_retries, options.timeout)
+
+    # the settings' defaults are the client's own
+    client_defaults = tuning(GitHubOptions(app_id=1, private_key=""))
+    assert tuning() == client_defaults == ((1.0, 3.0, 9.0), 90.0, 60.0, 2, 30.0)
+    monkeypatch.setenv("PRGUARD_GITHUB_RETRY_DELAYS", "0.5, 2")
+    monkeypatch.setenv("PRGUARD_GITHUB_MAX_RATE_LIMIT_WAIT", "30")
+    monkeypatch.setenv("PRGUARD_GITHUB_DEFAULT_RATE_LIMIT_WAIT", "20")
+    monkeypatch.setenv("PRGUARD_GITHUB_RATE_LIMIT_RETRIES", "0")
+    monkeypatch.setenv("PRGUARD_GITHUB_TIMEOUT", "10")
+    assert tuning() == ((0.5, 2.0), 30.0, 20.0, 0, 10.0)
+    monkeypatch.setenv("PRGUARD_GITHUB_RETRY_DELAYS", "[1, 3]")  # the JSON form pydantic-settings expects
+    assert load_settings("any").github_retry_delays == (1.0, 3.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PRGUARD_GITHUB_RETRY_DELAYS", "1;3", "must be comma-separated seconds"),
+        ("PRGUARD_GITHUB_RETRY_DELAYS", "1,nan", "must be comma-separated seconds"),
+        ("PRGUARD_GITHUB_RETRY_DELAYS", "1,600", "each from 0 to 60"),
+        ("PRGUARD_GITHUB_RETRY_DELAYS", ",".join(["1"] * 11), "at most 10 of them"),
+        ("PRGUARD_GITHUB_RATE_LIMIT_RETRIES", "-1", "must be >= 0"),
+        ("PRGUARD_GITHUB_DEFAULT_RATE_LIMIT_WAIT", "7200", "must be <= 3600"),
+    ],
+)
+def test_a_bad_github_tunable_is_one_line_naming_it(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=rf"^{name} .*{message}"):
+        load_settings("any")
 
 
 def test_the_private_key_in_one_line_form_or_from_a_file(

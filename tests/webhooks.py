@@ -3,11 +3,12 @@
     from tests.webhooks import ServedApp, fixture_body, send
 
     with ServedApp(create_app(settings)) as server:          # uvicorn on a free loopback port, in a thread
-        body = fixture_body("pull_request", "opened")        # the exact bytes of the shared fixture
+        body = fixture_body("pull_request", "opened")        # the exact bytes of the fixture
         reply = send(server.url, "pull_request", body, secret="s3cret")   # 202 when queued
 
 `fixture_payload(...)` returns the parsed payload to adapt (say, another head SHA or action) before
-`json_body(payload)`; the adapted payload keeps GitHub's real shape. Fixtures stay in /work/shared (FIXTURES).
+`json_body(payload)`; the adapted payload keeps GitHub's real shape. The payloads are kept in the repository,
+in tests/fixtures/webhooks (`FIXTURES`; tests/fixtures/README.md names their source).
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import httpx
 import uvicorn
 import yaml
+from dotenv import dotenv_values, unset_key
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.middleware import Middleware
@@ -123,15 +124,25 @@ def load_manifest(path: Path) -> dict[str, Any]:
 # -------------------------------------------------------------------------------------------- env file
 
 
+#: Values dotenv reads back unchanged without quotes.
 _PLAIN = re.compile(r"[A-Za-z0-9_./:@+=-]*")
+#: The one-line form of a PEM (`\\n` escapes, spaces inside): still a plain unquoted value for dotenv.
+_PLAIN_ESCAPED = re.compile(r"[A-Za-z0-9_./:@+=-][A-Za-z0-9_./:@+= \\-]*[A-Za-z0-9_./:@+=\\-]")
 
 
 def _env_value(value: str) -> str:
-    """One line per value. The PEM's newlines become `\\n` (bot.settings and docker's --env-file accept that);
-    anything unusual is single-quoted so dotenv neither interpolates `$` nor cuts at `#`."""
+    """`value` as python-dotenv (and so `bot.settings`) reads it back: one line per value where possible.
+
+    A PEM's newlines become `\\n` (bot.settings and docker's --env-file accept that). Anything else unusual
+    is single-quoted with dotenv's own escapes (`\\\\` and `\\'`, as `dotenv.set_key` writes them), so dotenv
+    neither cuts it at `#` nor strips its spaces. dotenv expands `${NAME}` even in quotes; no value written
+    here holds one (an app id, a PEM, GitHub's hex webhook secret, an http(s) URL).
+    """
     if "\n" in value:
-        return value.strip().replace("\n", "\\n") + "\\n"
-    if _PLAIN.fullmatch(value):
+        one_line = value.strip().replace("\n", "\\n") + "\\n"
+        if _PLAIN_ESCAPED.fullmatch(one_line):
+            return one_line
+    elif _PLAIN.fullmatch(value):
         return value
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -139,25 +150,27 @@ def _env_value(value: str) -> str:
 def write_env_file(path: Path, values: dict[str, str], comment: str = "") -> None:
     """Set `values` in the env file, keeping its other lines, with mode 0600 whatever the file had before.
 
-    The new content goes to a temporary file created 0600 (never world-readable, not even for a moment) and
-    replaces the old file atomically.
+    The new content is prepared in a temporary file created 0600 (never world-readable, not even for a
+    moment) and replaces the old file atomically. python-dotenv finds the old definitions of the keys
+    being set (an `export KEY=` line, a quoted value spanning several lines), the parser `bot.settings`
+    reads the file with, so none is left behind half-removed.
     """
-    kept: list[str] = []
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            key = line.split("=", 1)[0].strip().removeprefix("export ").strip()
-            if key not in values:
-                kept.append(line)
-    lines = [*kept]
-    if comment:
-        lines.append(f"# {comment}")
-    lines += [f"{key}={_env_value(value)}" for key, value in values.items()]
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write("\n".join(lines) + "\n")
+        with os.fdopen(fd, "wb") as out:
+            if path.exists():
+                out.write(path.read_bytes())
+        present = dotenv_values(tmp, encoding="utf-8", interpolate=False)
+        for key in values:
+            if key in present:
+                unset_key(tmp, key, encoding="utf-8")  # rewrites `tmp` in place, keeping its mode 0600
+        kept = tmp.read_text(encoding="utf-8")
+        lines = [f"# {' '.join(comment.split())}"] if comment else []  # one line, whatever GitHub named
+        lines += [f"{key}={_env_value(value)}" for key, value in values.items()]
+        with tmp.open("a", encoding="utf-8") as out:
+            out.write(("\n" if kept and not kept.endswith("\n") else "") + "\n".join(lines) + "\n")
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -16,7 +16,7 @@ from bot.log import scrub
 from checks import registry
 from checks.base import Check
 from checks.change import DEFAULT_MAX_FILE_BYTES, Change
-from checks.engine import CheckResult, create_checks, run_checks
+from checks.engine import DEFAULT_TIMEOUT, CheckResult, create_checks, run_checks
 from checks.finding import Severity
 from checks.git_change import GitError, change_from_git, find_root, read_at
 from checks.policy import POLICY_PATH, Policy, PolicyError, parse_policy
@@ -26,7 +26,8 @@ exit status:
   0  nothing at or above the fail-on severity
   1  blocking findings (at or above --fail-on, or the base policy's threshold for that check)
   2  the scan could not be trusted: a usage or repository error, an invalid base policy, or a check
-     that did not finish (also reported on stderr and in the JSON/SARIF output): fail loudly, never pass
+     that did not finish (it failed, or ran past --timeout; also reported on stderr and in the JSON/SARIF
+     output): fail loudly, never pass
 
 Policy: .github/prguard.yml is read from the base commit (per-check enabled, fail_on, ignore_paths);
 --fail-on overrides its thresholds. NO_COLOR or --no-color turns colour off; piped output is always plain.
@@ -40,6 +41,16 @@ def _positive_int(value: str) -> int:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of bytes") from None
     if number <= 0:
         raise argparse.ArgumentTypeError("must be greater than 0")
+    return number
+
+
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError("must be a number of seconds greater than 0")
     return number
 
 
@@ -77,6 +88,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="BYTES",
         help="skip (and report) files larger than this (default: 1 MiB)",
     )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"stop a check that runs longer than this and report it as not finished "
+        f"(exit 2; default: {DEFAULT_TIMEOUT:g})",
+    )
     parser.add_argument("--no-color", action="store_true", help="never colour the text output")
 
 
@@ -105,7 +124,7 @@ def _scan(args: argparse.Namespace) -> int:
     )
     policy = load_policy(root, change.base)
     checks, results, disabled = _create_checks(policy)
-    results += run_all(checks, change, policy)
+    results += run_all(checks, change, policy, timeout=args.timeout)
     results.sort(key=lambda r: registry.check_names().index(r.check) if r.check in registry.REGISTRY else 99)
     fail_on = {
         r.check: Severity(args.fail_on) if args.fail_on else policy.fail_on_for(r.check) for r in results
@@ -141,9 +160,11 @@ def _create_checks(policy: Policy) -> tuple[list[Check], list[CheckResult], list
     return checks, failed, disabled
 
 
-def run_all(checks: list[Check], change: Change, policy: Policy) -> list[CheckResult]:
-    """Run the checks concurrently, each with the policy's ignore_paths for it."""
-    return run_checks(checks, change, ignore=policy.ignores)
+def run_all(
+    checks: list[Check], change: Change, policy: Policy, *, timeout: float = DEFAULT_TIMEOUT
+) -> list[CheckResult]:
+    """Run the checks concurrently, each with the policy's ignore_paths and settings for it."""
+    return run_checks(checks, change, policy=policy, timeout=timeout)
 
 
 def _use_color(args: argparse.Namespace) -> bool:

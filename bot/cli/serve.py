@@ -1,14 +1,97 @@
-"""`prguard serve`: the webhook receiver (bot/runtime/receiver.py) under uvicorn."""
+"""`prguard serve`: the webhook receiver (bot/runtime/receiver.py) under uvicorn, with connection bounds.
+
+Why bounds here: the receiver is on the internet and answers anyone before it knows who they are. The app
+bounds what one request may hold (body budget, body deadline); the server bounds connections:
+
+- `limit_concurrency` (PRGUARD_WEBHOOK_MAX_CONNECTIONS): past it uvicorn answers 503 without running the app;
+- `h11_max_incomplete_event_size` (16 KiB): the largest request head buffered (GitHub's are about 1 KiB);
+- `timeout_keep_alive` (5 s): an idle kept-alive connection is closed;
+- a request head must arrive within PRGUARD_WEBHOOK_READ_TIMEOUT (`HeadDeadlineH11Protocol`): uvicorn has no
+  such deadline, and `limit_concurrency` would turn a few hundred silent connections into a full outage.
+
+The protocol is h11 by name (never "auto"), so the bounds above hold whichever optional parsers are installed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import ctypes
 import os
+from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from bot.log import configure, get_logger
 from bot.settings import ConfigError, load_settings
 
 log = get_logger("prguard.web")
+
+#: uvicorn's own default, stated so an upgrade cannot raise it unnoticed.
+MAX_HEAD_BYTES = 16 * 1024
+KEEP_ALIVE_S = 5
+#: glibc's `M_MMAP_THRESHOLD` and the fixed value `_return_freed_memory` sets.
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD_BYTES = 128 * 1024
+
+
+class HeadDeadlineH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, closing a connection whose next request head has not arrived in `head_timeout`
+    seconds (from the connection's start, then from each response).
+
+    Why: uvicorn times out idle kept-alive connections only until their first byte, so a client trickling a
+    head (or the rest of a body the receiver already refused) kept its connection, and its slot under
+    `limit_concurrency`, forever. Set `head_timeout` on a subclass (`protocol_class`).
+    """
+
+    head_timeout: float = 10.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+            self._head_deadline = None
+        super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_head_deadline()
+
+    def _arm_head_deadline(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+        waiting_after = self.cycle  # a new request replaces it; if none has when the timer fires, close
+        self._head_deadline = self.loop.call_later(self.head_timeout, self._head_expired, waiting_after)
+
+    def _head_expired(self, waiting_after: object) -> None:
+        self._head_deadline = None
+        if self.cycle is waiting_after and not self.transport.is_closing():
+            log.warning("webhook.head_timeout", seconds=self.head_timeout)
+            self.transport.close()
+
+
+def protocol_class(head_timeout: float) -> type[HeadDeadlineH11Protocol]:
+    """`HeadDeadlineH11Protocol` with this deadline (uvicorn instantiates the class it is given)."""
+    return type("ReceiverH11Protocol", (HeadDeadlineH11Protocol,), {"head_timeout": head_timeout})
+
+
+def _return_freed_memory() -> None:
+    """On glibc, serve allocations of 128 KiB and more from their own mappings, returned to the system when
+    freed. Why: glibc raises this threshold after each large free (up to 32 MiB), after which request bodies
+    come from the heap, whose freed pages it keeps: after a flood of large bodies the process stayed at its
+    peak RSS. Elsewhere (musl, macOS) nothing happens."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
+    except (OSError, AttributeError):
+        pass
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +114,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:
         return ConfigError("PORT must be an integer").exit()
     configure(settings.log_level)
-    log.info("web.start", host=args.host, port=port, api_url=settings.api_url, prefix=settings.redis_prefix)
+    _return_freed_memory()
+    log.info("web.start", host=args.host, port=port, api_url=settings.api_url, prefix=settings.redis_prefix,
+             max_connections=settings.webhook_max_connections, body_budget=settings.webhook_body_budget,
+             read_timeout=settings.webhook_read_timeout)
     uvicorn.run(create_app(settings), host=args.host, port=port, log_config=None, access_log=False,
-                proxy_headers=True, server_header=False, timeout_graceful_shutdown=10)
+                proxy_headers=True, server_header=False, timeout_graceful_shutdown=10,
+                http=protocol_class(settings.webhook_read_timeout),
+                limit_concurrency=settings.webhook_max_connections,
+                h11_max_incomplete_event_size=MAX_HEAD_BYTES, timeout_keep_alive=KEEP_ALIVE_S)
     return 0

@@ -320,7 +320,8 @@ class ScanHandler:
     async def _policy(self, gh: GitHub[Any], job: Envelope, pull: PullContext) -> tuple[Policy, str]:
         return await base_policy(gh, job.owner, job.repo, pull)
 
-    async def _scan(self, gh: GitHub[Any], job: Envelope, pull: PullContext, log: Logger) -> dict[str, RunReport]:
+    async def _scan(self, gh: GitHub[Any], job: Envelope, pull: PullContext, log: Logger
+                    ) -> dict[str, RunReport]:
         try:
             policy, source = await self._policy(gh, job, pull)
         except PolicyError as exc:

@@ -1,1 +1,1 @@
-"""Everything that speaks to GitHub's REST API: the client, check runs, the PR -> `Change` source, rendering."""
+"""Everything that speaks to GitHub's REST API: client, check runs, the PR -> `Change` source, rendering."""

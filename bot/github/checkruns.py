@@ -5,8 +5,9 @@ the same name, and a PATCH that appended annotations must not append them twice.
 blindly: after a failed write we read GitHub's state and repeat only what did not happen.
 
 Known limit: a POST that *times out* may still be applied by GitHub after our look-up (the look-up waits the
-first write-retry delay, 1 s by default, which covers GitHub's usual processing); a run created that late
-would be a second in-progress run of the same name until the next job for the head completes it.
+first write-retry delay, `PRGUARD_GITHUB_RETRY_DELAYS`, 1 s by default, which covers GitHub's usual
+processing); a run created that late would be a second in-progress run of the same name until the next job
+for the head completes it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from githubkit import GitHub
 from githubkit.exception import GitHubException, RequestError, RequestFailed
 
-from bot.log import Logger, get_logger
+from bot.log import Logger, get_logger, scrub
 
 log = get_logger(__name__)
 
@@ -134,13 +135,6 @@ class CheckRuns:
         runs.sort(key=lambda r: r.id, reverse=True)
         return runs
 
-    async def find_open(self, head_sha: str, name: str) -> Run | None:
-        """The newest run called `name` on `head_sha` that is not completed yet."""
-        for run in await self.list_for_head(head_sha, name):
-            if not run.completed:
-                return run
-        return None
-
     async def open_runs(self, head_sha: str) -> list[Run]:
         """Every prguard run on `head_sha` not completed yet (all of them, not only the newest per name)."""
         return [r for r in await self.list_for_head(head_sha, all_runs=True) if not r.completed]
@@ -180,7 +174,7 @@ class CheckRuns:
                     raise
                 last = exc
                 self.log.warning("checkrun.create_failed", check_run=name, attempt=attempt + 1,
-                                 error=repr(exc))
+                                 error=scrub(repr(exc)))
                 continue
             run = Run.from_model(resp.parsed_data)
             self.log.info("checkrun.created", check_run=name, run_id=run.id, status=run.status)
@@ -213,7 +207,7 @@ class CheckRuns:
                     raise
                 last = exc
                 self.log.warning("checkrun.update_failed", check_run=run.name, attempt=attempt + 1,
-                                 error=repr(exc))
+                                 error=scrub(repr(exc)))
                 continue
             updated = Run.from_model(resp.parsed_data)
             if updated.annotations_count < expected:

@@ -4,8 +4,9 @@ githubkit's defaults do not fit a queue worker: they retry *any* method on a 5xx
 a 502 creates a duplicate), may sleep up to an hour on a rate limit (blocking a worker), and never refresh an
 installation token that GitHub rejects with 401. `RetryPolicy` replaces them:
 
-- 5xx and network errors: idempotent methods (GET, HEAD, PUT, DELETE) are retried after short, bounded delays;
-  POST and PATCH are not retried blindly (`bot.github.checkruns` re-checks GitHub's state before repeating a write).
+- 5xx and network errors: idempotent methods (GET, HEAD, PUT, DELETE) are retried after short, bounded
+  delays; POST and PATCH are not retried blindly (`bot.github.checkruns` re-checks GitHub's state before
+  repeating a write).
 - 403/429 rate limits: wait `Retry-After`, else until `x-ratelimit-reset`, else at least a minute — unless
   the wait is longer than `max_rate_limit_wait`, then `RateLimitWaitTooLong` is raised so the job fails
   visibly and the queue retries it later instead of a worker sleeping for an hour.
@@ -49,8 +50,8 @@ from githubkit.exception import GitHubException, RateLimitExceeded, RequestError
 from githubkit.typing import RetryOption
 from githubkit.versions import RestVersionSwitcher
 
-from bot.log import add_sensitive, get_logger
-from bot.settings import API_VERSIONS, default_api_version
+from bot.log import add_sensitive, get_logger, scrub
+from bot.settings import API_VERSIONS, Settings, default_api_version
 
 log = get_logger(__name__)
 
@@ -76,19 +77,24 @@ class RateLimitWaitTooLong(GitHubException):
 
 @dataclass(frozen=True)
 class GitHubOptions:
-    """Everything the client needs, read from `bot.settings` (names there are `github_*` / `PRGUARD_*`)."""
+    """Everything the client needs; `from_settings` reads it from `bot.settings.Settings` (the tuning fields
+    are the `PRGUARD_GITHUB_*` tunables, named beside each field)."""
 
     app_id: int
     private_key: str
     api_url: str = "https://api.github.com"
     #: Delays before each retry of an idempotent request after a 5xx or network error (bounded total).
+    #: `PRGUARD_GITHUB_RETRY_DELAYS`
     server_error_delays: tuple[float, ...] = (1.0, 3.0, 9.0)
     #: Longest rate-limit pause a worker accepts before failing the job so the queue retries later.
+    #: `PRGUARD_GITHUB_MAX_RATE_LIMIT_WAIT`
     max_rate_limit_wait: float = 90.0
     #: The pause when GitHub gives neither `Retry-After` nor `x-ratelimit-reset` (GitHub: at least a minute).
+    #: `PRGUARD_GITHUB_DEFAULT_RATE_LIMIT_WAIT`
     default_rate_limit_wait: float = 60.0
-    #: How many rate-limit pauses one request may take.
+    #: How many rate-limit pauses one request may take. `PRGUARD_GITHUB_RATE_LIMIT_RETRIES`
     rate_limit_retries: int = 2
+    #: Seconds before one request times out. `PRGUARD_GITHUB_TIMEOUT`
     timeout: float = 30.0
     user_agent: str = "prguard"
     #: REST API version (`X-GitHub-Api-Version`); None: by `api_url` (`bot.settings.default_api_version`).
@@ -101,25 +107,18 @@ class GitHubOptions:
         object.__setattr__(self, "api_version", version)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> GitHubOptions:
-        """From `bot.settings.Settings` (`app_id`, `private_key`, `api_url`); the tuning fields are read when
-        the settings object defines them (`github_retry_delays`, `github_max_rate_limit_wait`, …)."""
-        tuning = {
-            "server_error_delays": getattr(settings, "github_retry_delays", None),
-            "max_rate_limit_wait": getattr(settings, "github_max_rate_limit_wait", None),
-            "default_rate_limit_wait": getattr(settings, "github_default_rate_limit_wait", None),
-            "rate_limit_retries": getattr(settings, "github_rate_limit_retries", None),
-            "timeout": getattr(settings, "github_timeout", None),
-        }
-        optional = {k: v for k, v in tuning.items() if v is not None}
-        if "server_error_delays" in optional:
-            optional["server_error_delays"] = tuple(float(d) for d in optional["server_error_delays"])
+    def from_settings(cls, settings: Settings) -> GitHubOptions:
+        """From `bot.settings.Settings`, which validated every value (`load_settings`)."""
         return cls(
             app_id=int(settings.app_id or 0),
-            private_key=str(settings.private_key or ""),
-            api_url=str(getattr(settings, "api_url", None) or cls.api_url),
-            api_version=getattr(settings, "api_version", None),
-            **optional,
+            private_key=settings.private_key or "",
+            api_url=settings.api_url,
+            api_version=settings.api_version,
+            server_error_delays=tuple(settings.github_retry_delays),
+            max_rate_limit_wait=settings.github_max_rate_limit_wait,
+            default_rate_limit_wait=settings.github_default_rate_limit_wait,
+            rate_limit_retries=settings.github_rate_limit_retries,
+            timeout=settings.github_timeout,
         )
 
 
@@ -173,7 +172,7 @@ def _is_secondary_limit(failed: RequestFailed) -> bool:
         return True
     try:
         message = str(failed.response.raw_response.json().get("message", ""))
-    except Exception:  # a non-JSON 403 is simply not a rate limit
+    except Exception:  # a 403 without a JSON object body is not a rate limit (nothing lost: it is raised)
         return False
     return "rate limit" in message.lower()
 
@@ -182,7 +181,7 @@ def error_message(exc: RequestFailed) -> str:
     """GitHub's `message` and `errors` from a failed reply, on one bounded line (for logs and summaries)."""
     try:
         payload = exc.response.raw_response.json()
-    except ValueError:
+    except ValueError:  # a proxy's HTML error page: the status is all there is to say
         return f"HTTP {exc.response.status_code}"
     if not isinstance(payload, dict):
         return f"HTTP {exc.response.status_code}"
@@ -196,14 +195,14 @@ def rate_limit_wait(response: httpx.Response, default_s: float) -> float:
     if retry_after is not None:
         try:
             return max(float(retry_after), 0.0)
-        except ValueError:
+        except ValueError:  # not seconds (an HTTP date from a proxy): the default; `_retry` logs the wait
             return default_s
     reset = response.headers.get("x-ratelimit-reset")
     if reset is not None and response.headers.get("x-ratelimit-remaining") == "0":
         try:
             # the reset is a whole-second epoch: wait a second past it rather than racing it
             return max(float(reset) - time.time(), 0.0) + 1.0
-        except ValueError:
+        except ValueError:  # not an epoch: the default; `_retry` logs the wait taken
             return default_s
     return default_s
 
@@ -389,7 +388,7 @@ class GitHubApp:
         log.info("github.client", api_url=options.api_url, api_version=options.api_version)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> GitHubApp:
+    def from_settings(cls, settings: Settings) -> GitHubApp:
         return cls(GitHubOptions.from_settings(settings))
 
     def installation(self, installation_id: int) -> VersionedGitHub[Any]:
@@ -414,8 +413,8 @@ class GitHubApp:
             if status in (401, 404):
                 return (f"GITHUB_APP_ID {self.options.app_id} or GITHUB_PRIVATE_KEY was refused by "
                         f"{self.options.api_url} (HTTP {status}: {said})")
-            log.warning("github.startup_check_failed", status=status, error=said)
+            log.warning("github.startup_check_failed", status=status, error=scrub(said))
         except Exception as exc:  # unreachable, timeouts: not a configuration error
-            log.warning("github.startup_check_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+            log.warning("github.startup_check_failed", error=scrub(f"{type(exc).__name__}: {exc}")[:300])
         return None
 

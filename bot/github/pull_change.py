@@ -9,16 +9,18 @@ patch for large diffs; then an added file counts as added whole and a modified o
 its base version (difflib).
 
 Symlinks are never followed: the contents API answers a symlink to a file in the repository with the
-*target's* content, so a reply whose blob SHA is not the path's own blob SHA (from the files API) is treated
-as a symlink and its bytes are dropped.
+*target's* content, so a reply whose blob SHA is not the path's own blob SHA (from the files API), or whose
+`path` is not the path asked for, is treated as a symlink and its bytes are dropped.
+
+Checks may also read paths the PR did not change, on either side (`Change.read`, through `RemoteReader`):
+those reads go to the contents API from the check's worker thread, at most `MAX_EXTRA_READS` per job.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import difflib
-import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,15 +29,26 @@ from urllib.parse import parse_qs, quote, urlsplit
 from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
+from bot.github.client import error_message
 from bot.log import Logger, get_logger
-from checks.change import DEFAULT_MAX_FILE_BYTES, Change, ChangedFile, FileStatus, LineSet, looks_binary
+from checks.change import (
+    DEFAULT_MAX_FILE_BYTES,
+    Change,
+    ChangedFile,
+    FileStatus,
+    FileTooLarge,
+    LineSet,
+    ReadError,
+    Side,
+    looks_binary,
+)
+from checks.diff import added_lines_by_diff, added_lines_from_patch, line_count
 from checks.finding import Skipped
 
 log = get_logger(__name__)
 
 MAX_PR_FILES = 3000  # GitHub's PR files API lists at most this many
 RAW = "application/vnd.github.raw+json"
-_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 
 STATUS = {
     "added": FileStatus.ADDED,
@@ -88,56 +101,14 @@ class FetchStats:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def added_lines_from_patch(patch: str) -> LineSet:
-    """Head-side line numbers of the `+` lines of a unified-diff patch (as the PR files API returns it)."""
-    ranges: list[tuple[int, int]] = []
-    line = 0
-    in_hunk = False
-    for raw in patch.splitlines():
-        match = _HUNK.match(raw)
-        if match:
-            line = int(match.group(1))
-            in_hunk = True
-            continue
-        if not in_hunk or raw.startswith("\\"):
-            continue  # "\ No newline at end of file"
-        if raw.startswith("+"):
-            if ranges and ranges[-1][1] == line - 1:
-                ranges[-1] = (ranges[-1][0], line)
-            else:
-                ranges.append((line, line))
-            line += 1
-        elif raw.startswith("-"):
-            continue
-        else:
-            line += 1
-    return LineSet(ranges)
-
-
-def added_lines_by_diff(base: bytes | None, head: bytes) -> LineSet:
-    """Lines of `head` that are new relative to `base` (used when GitHub omitted the patch)."""
-    head_lines = head.decode("utf-8", errors="replace").splitlines()
-    if base is None:
-        return LineSet.whole(len(head_lines))
-    base_lines = base.decode("utf-8", errors="replace").splitlines()
-    matcher = difflib.SequenceMatcher(a=base_lines, b=head_lines, autojunk=False)
-    return LineSet(
-        (j1 + 1, j2) for tag, _i1, _i2, j1, j2 in matcher.get_opcodes() if tag in ("replace", "insert")
-    )
-
-
-def line_count(data: bytes) -> int:
-    if not data:
-        return 0
-    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-
-
 @dataclass
 class _Fetched:
     data: bytes | None = None
     is_symlink: bool = False
     size: int | None = None
     skipped: str | None = None  # reason, when not fetched
+    too_large: bool = False  # over the size cap: the path exists but was not read
+    error: str | None = None  # a 404 that is not about the path (an unknown ref): nothing is known
 
 
 class ContentFetcher:
@@ -164,7 +135,9 @@ class ContentFetcher:
             )
         except RequestFailed as exc:
             if exc.response.status_code == 404:
-                return _Fetched(skipped=f"not found at {ref[:12]}")
+                message = error_message(exc)  # GitHub's plain "Not Found" means no such path at `ref`
+                return _Fetched(skipped=f"not found at {ref[:12]}",
+                                error=None if message == "Not Found" else message)
             raise
         item = resp.parsed_data
         kind = getattr(item, "type", None) if not isinstance(item, list) else "dir"
@@ -173,15 +146,15 @@ class ContentFetcher:
             return _Fetched(is_symlink=True, skipped=f"symlink to `{target}`; never followed")
         if kind != "file":
             return _Fetched(skipped=f"not a regular file ({kind})")
-        if expected_sha and item.sha and item.sha != expected_sha:
-            # GitHub served a symlink's target: the path's own blob is something else
-            target = getattr(item, "path", "") or path
-            to = f" to `{target}`" if target != path else ""
+        served = getattr(item, "path", "") or path
+        if (expected_sha and item.sha and item.sha != expected_sha) or served != path:
+            # GitHub served a symlink's target: the path's own blob (or its path) is something else
+            to = f" to `{served}`" if served != path else ""
             return _Fetched(is_symlink=True, skipped=f"symlink{to}; never followed")
         size = int(item.size or 0)
         if size > self.options.max_file_bytes:
-            return _Fetched(size=size, skipped=f"larger than {self.options.max_file_bytes} bytes "
-                            f"({size} bytes); not fetched")
+            return _Fetched(size=size, too_large=True, skipped=f"larger than {self.options.max_file_bytes} "
+                            f"bytes ({size} bytes); not fetched")
         content = getattr(item, "content", "") or ""
         encoding = getattr(item, "encoding", "") or ""
         if encoding == "base64" and (content or size == 0):
@@ -248,7 +221,9 @@ async def build_change(
     if listed is not None and listed != head_sha:
         raise HeadMoved(head_sha, listed)
     fetcher = ContentFetcher(gh, owner, repo, options, stats)
-    change = Change(base=base_sha, head=head_sha, files=[])
+    reader = RemoteReader(fetcher, base_sha=base_sha, head_sha=head_sha)
+    change = Change(base=base_sha, head=head_sha, files=[], reader=reader,
+                    max_file_bytes=options.max_file_bytes)
     total = max(changed_files_total or 0, len(entries))
     stats.extra["unlisted"] = total - len(entries)
     if total > len(entries):
@@ -269,10 +244,11 @@ async def build_change(
             old_path=entry.previous_filename if isinstance(entry.previous_filename, str) else None,
         )
         change.files.append(file)
+        reader.add_changed(file)
         if status is FileStatus.REMOVED or not wants(file):
             continue
         jobs.append(asyncio.ensure_future(
-            _prefetch(file, fetcher, change, head_sha=head_sha, base_sha=base_sha,
+            _prefetch(file, fetcher, change, reader, head_sha=head_sha, base_sha=base_sha,
                       blob_sha=entry.sha, no_patch=patch is None, changes=int(entry.changes or 0))
         ))
     if jobs:
@@ -287,11 +263,13 @@ async def build_change(
     return change
 
 
-async def _prefetch(file: ChangedFile, fetcher: ContentFetcher, change: Change, *, head_sha: str,
-                    base_sha: str, blob_sha: str | None, no_patch: bool, changes: int) -> None:
+async def _prefetch(file: ChangedFile, fetcher: ContentFetcher, change: Change, reader: RemoteReader, *,
+                    head_sha: str, base_sha: str, blob_sha: str | None, no_patch: bool, changes: int) -> None:
     head = await fetcher.fetch(file.path, head_sha, blob_sha)
     file.is_symlink = head.is_symlink
     file.size = head.size
+    if head.is_symlink:
+        reader.remember("head", file.path, None)
     if head.data is None:
         if head.skipped:
             # symlinks included: a link the PR adds is listed, not silently passed over
@@ -300,6 +278,7 @@ async def _prefetch(file: ChangedFile, fetcher: ContentFetcher, change: Change, 
     data = head.data
     file.is_binary = looks_binary(data)
     file.head_loader = lambda: data
+    reader.remember("head", file.path, data)
     if no_patch:
         # GitHub sends no patch for binaries and for diffs too large to show
         if file.status is FileStatus.ADDED or file.is_binary:
@@ -310,6 +289,7 @@ async def _prefetch(file: ChangedFile, fetcher: ContentFetcher, change: Change, 
             file.added_lines = added_lines_by_diff(base_data, data)
             if base_data is not None:
                 file.base_loader = lambda: base_data
+                reader.remember("base", file.old_path or file.path, base_data)
     if file.base_loader is None and file.status in (FileStatus.MODIFIED, FileStatus.RENAMED):
         file.base_loader = _lazy_base(fetcher, file.old_path or file.path, base_sha)
 
@@ -340,3 +320,95 @@ def _lazy_base(fetcher: ContentFetcher, path: str, base_sha: str) -> Callable[[]
             return None
 
     return load
+
+
+#: Reads of paths outside the pull request's own files that one job may make through `Change.read` (a
+#: lockfile next to a changed manifest, a config a changed workflow includes). Each costs a contents API
+#: request of the installation's rate limit; beyond this many `read` raises, so a check asking for
+#: thousands reports an error instead of draining the limit (or, worse, seeing "absent").
+MAX_EXTRA_READS = 300
+#: seconds a check waits for one read
+READ_TIMEOUT = 60.0
+
+
+class RemoteReader:
+    """`checks.change.Reader` for a pull request: the contents API at the base or head SHA.
+
+    Checks run in worker threads; each read is handed to the event loop (`run_coroutine_threadsafe`) and
+    awaited there through the job's `ContentFetcher`, which refuses symlinks and caps sizes. What the job
+    already fetched is answered from memory. A failed request, an unknown ref or a spent budget raises
+    `checks.change.ReadError`, never None: a path that could not be read is not an absent one.
+    """
+
+    def __init__(self, fetcher: ContentFetcher, *, base_sha: str, head_sha: str,
+                 budget: int = MAX_EXTRA_READS) -> None:
+        self.fetcher = fetcher
+        self.refs: dict[Side, str] = {"head": head_sha, "base": base_sha}
+        self.budget = budget
+        self.extra_reads = 0
+        self._loop = asyncio.get_running_loop()
+        self._lock = threading.Lock()
+        self._known: dict[tuple[Side, str], bytes | None] = {}
+        self._changed: set[tuple[Side, str]] = set()  # the PR's own paths: not counted in the budget
+        self._counted: set[tuple[Side, str]] = set()
+
+    def add_changed(self, file: ChangedFile) -> None:
+        """Note one of the PR's files: its reads are free, and a side it does not exist on is known."""
+        base_path = file.old_path or file.path
+        self._changed.update({("head", file.path), ("base", base_path)})
+        if file.status is FileStatus.REMOVED:
+            self._known[("head", file.path)] = None
+        if file.status is FileStatus.ADDED:
+            self._known[("base", file.path)] = None
+        if file.status is FileStatus.RENAMED and file.old_path:
+            self._changed.update({("head", file.old_path), ("base", file.path)})
+            self._known[("head", file.old_path)] = None
+            self._known[("base", file.path)] = None
+
+    def remember(self, side: Side, path: str, data: bytes | None) -> None:
+        self._known[(side, path)] = data
+
+    def __call__(self, side: Side, path: str) -> bytes | None:
+        key = (side, path)
+        with self._lock:
+            if key in self._known:
+                return self._known[key]
+        self._off_loop(path)
+        with self._lock:
+            if key not in self._changed and key not in self._counted:
+                if self.extra_reads >= self.budget:
+                    raise ReadError(f"{path}: more than {self.budget} reads of files outside the pull "
+                                    "request in one job; not read")
+                self.extra_reads += 1
+                self._counted.add(key)
+        fetched = self._fetch(path, self.refs[side])
+        if fetched.error is not None:
+            raise ReadError(f"{path} at {self.refs[side][:12]}: {fetched.error}")
+        if fetched.data is not None:
+            return fetched.data
+        if fetched.too_large:
+            raise FileTooLarge(f"{path}: {fetched.skipped}")
+        with self._lock:
+            self._known[key] = None  # absent, a symlink, a directory or a submodule: cheap to remember
+        return None
+
+    def _off_loop(self, path: str) -> None:
+        """Refuse to block the event loop's own thread: the read it waits for could never run."""
+        try:
+            on_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            raise ReadError(f"{path}: read on the event loop's thread (checks run in worker threads)")
+
+    def _fetch(self, path: str, ref: str) -> _Fetched:
+        future = asyncio.run_coroutine_threadsafe(self.fetcher.fetch(path, ref, None), self._loop)
+        try:
+            return future.result(timeout=READ_TIMEOUT)
+        except TimeoutError:
+            future.cancel()
+            raise ReadError(f"{path} at {ref[:12]}: no answer within {READ_TIMEOUT:g} s") from None
+        except RequestFailed as exc:
+            raise ReadError(f"{path} at {ref[:12]}: {error_message(exc)}") from None
+        except Exception as exc:
+            raise ReadError(f"{path} at {ref[:12]}: {type(exc).__name__}") from None

@@ -1,10 +1,13 @@
 """Turn check results into GitHub check-run payloads: conclusion, Markdown summary and annotations.
 
-Pure functions, no network: `bot.features.scan` posts what these return. GitHub's limits shape them: a summary of
-at most 65,535 characters (the findings table is truncated with a note), at most 50 annotations per request
-(`RunReport.requests` batches them: the completing update carries the first 50, further updates the rest, each
-resending title and summary), and a cap on annotations per run (`annotation_cap`, default 500) beyond which
-the summary says how many findings were not annotated.
+Pure functions, no network: `bot.features.scan` posts what these return. GitHub's limits shape them: a
+summary of at most 65,535 characters (the findings table is truncated with a note), at most 50 annotations
+per request (`RunReport.requests` batches them: the completing update carries the first 50, further updates
+the rest, each resending title and summary), and a cap on annotations per run (`annotation_cap`, default
+500) beyond which the summary says how many findings were not annotated.
+
+A file-level finding (`line == 0`) is annotated on line 1, since GitHub needs a line, with "(whole file)"
+in its title; its table link has no line anchor.
 
 Findings arrive already redacted by the checks; nothing here reads file contents.
 """
@@ -18,14 +21,13 @@ from urllib.parse import quote
 
 from bot.log import scrub
 from checks.engine import CheckResult
-from checks.finding import Finding, Severity
+from checks.finding import SEVERITY_ORDER, Finding, Severity
 from checks.registry import TITLES
 
 MAX_SUMMARY = 65_535
 ANNOTATIONS_PER_REQUEST = 50
 DEFAULT_ANNOTATION_CAP = 500
 RETRY_HINT = "re-run it from the Checks tab (**Re-run**) or push a new commit"
-_SEVERITIES = [Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO]
 
 
 @dataclass
@@ -69,8 +71,8 @@ def _cell(text: str, limit: int = 200) -> str:
 
 def blob_link(blob_base: str, finding: Finding) -> str:
     end = finding.end_line if finding.end_line and finding.end_line > finding.line else None
-    anchor = f"#L{finding.line}" + (f"-L{end}" if end else "")
-    location = f"{finding.path}:{finding.line}"
+    anchor = "" if finding.file_level else f"#L{finding.line}" + (f"-L{end}" if end else "")
+    location = f"{finding.path} (whole file)" if finding.file_level else f"{finding.path}:{finding.line}"
     if not blob_base:
         return f"`{_cell(location)}`"
     return f"[`{_cell(location)}`]({blob_base}/{quote(finding.path)}{anchor})"
@@ -83,17 +85,20 @@ def annotation_level(finding: Finding, fail_on: Severity) -> str:
 
 
 def annotation(finding: Finding, fail_on: Severity) -> dict[str, Any]:
-    end = finding.end_line if finding.end_line and finding.end_line >= finding.line else finding.line
+    """One annotation; a file-level finding sits on line 1 (GitHub needs a line) and says "(whole file)"."""
+    start = 1 if finding.file_level else finding.line
+    end = finding.end_line if finding.end_line and finding.end_line >= start else start
+    whole = " (whole file)" if finding.file_level else ""
     details = [f"rule: {finding.rule_id}", f"severity: {finding.severity.value}",
                f"fingerprint: {finding.fingerprint}"]
     if finding.remediation:
         details.append(f"remediation: {finding.remediation}")
     return {
         "path": finding.path,
-        "start_line": finding.line,
+        "start_line": start,
         "end_line": end,
         "annotation_level": annotation_level(finding, fail_on),
-        "title": f"[{finding.severity.value}] {finding.title}"[:255],
+        "title": f"[{finding.severity.value}] {finding.title}"[: 255 - len(whole)] + whole,
         "message": (finding.message or finding.title)[:4000],
         "raw_details": "\n".join(details)[:4000],
     }
@@ -101,7 +106,7 @@ def annotation(finding: Finding, fail_on: Severity) -> dict[str, Any]:
 
 def _counts_line(findings: list[Finding]) -> str:
     counts = Counter(f.severity for f in findings)
-    parts = [f"{counts[s]} {s.value}" for s in _SEVERITIES if counts[s]]
+    parts = [f"{counts[s]} {s.value}" for s in SEVERITY_ORDER if counts[s]]
     return ", ".join(parts) if parts else "none"
 
 
@@ -167,7 +172,7 @@ def report_for_result(
     if result.findings:
         head += ["| Severity | Count |", "|---|---|"]
         counts = Counter(f.severity for f in result.findings)
-        head += [f"| {s.value} | {counts[s]} |" for s in _SEVERITIES if counts[s]]
+        head += [f"| {s.value} | {counts[s]} |" for s in SEVERITY_ORDER if counts[s]]
         head.append("")
     tail: list[str] = []
     fixes = list(dict.fromkeys((f.rule_id, f.remediation) for f in ordered if f.remediation))

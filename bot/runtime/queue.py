@@ -358,8 +358,10 @@ class JobQueue:
             length, dead = await pipe.execute()
         try:
             pending = await self.pending_count()
-        except ResponseError:  # no group yet: nothing was ever read
-            pending = 0
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            pending = 0  # no group yet: no worker ever read
         return {"stream": int(length), "pending": pending, "dead_letters": int(dead)}
 
 
@@ -368,7 +370,7 @@ def _stream_id(entry_id: str) -> tuple[int, int]:
     ms, _, seq = entry_id.partition("-")
     try:
         return int(ms), int(seq or 0)
-    except ValueError:
+    except ValueError:  # not a stream id (a hand-edited record): it sorts first, so it never supersedes
         return 0, 0
 
 

@@ -4,40 +4,54 @@ Why so little: GitHub gives a delivery 10 seconds and never retries by itself, s
 whether a delivery is authentic, asks the router which features want it (`bot.runtime.router`: payload only,
 no GitHub call) and makes their envelopes durable on the Redis Stream; workers do the rest.
 
-    POST /webhook
+    POST /webhook (or /webhook/; any other path is a plain 404, never a redirect GitHub would not follow)
       no X-Hub-Signature-256                  -> 401 (the SHA-1 X-Hub-Signature alone is not accepted)
       body over 25 MB                         -> 413 (Content-Length checked first; the stream is cut off)
+      body budget of the process spent       -> 503 + Retry-After, before reading (`BodyBudget`)
+      body not received within the deadline  -> 408 (PRGUARD_WEBHOOK_READ_TIMEOUT, whole body)
+      client gone before the body ended      -> nothing to answer; one warning line (status 499)
       signature mismatch (HMAC-SHA256, raw)   -> 401, checked before anything is parsed
-      not JSON / not an object / odd shape    -> 400
+      not JSON / not an object / too deep /
+      a shape the router cannot take          -> 400 (never a 500: a 500 reads as "try again later")
       no feature wants it, ping               -> 200 {"status": "ignored"} / {"status": "pong"}
       every envelope's dedupe key seen        -> 200 {"status": "duplicate"}, nothing queued
       relevant                                -> 202 {"status": "queued"}, one stream entry per new envelope
       Redis unreachable                       -> 503, so GitHub shows the delivery failed (redeliverable)
     GET /healthz                              -> 200 {"status": "ok"} when Redis answers PING, else 503
 
+An answer given before the body was read to its end carries `Connection: close`: the receiver does not drain
+bodies it refused, and a client must not keep a connection (one of PRGUARD_WEBHOOK_MAX_CONNECTIONS) busy by
+trickling the rest of one.
+
 One structured log line per delivery (`webhook.delivery`: event, delivery, repo, pr, head_sha, features,
-outcome, status, ms); never the body. `prguard serve` (bot/cli/serve.py) runs this app under uvicorn.
+outcome, status, ms); never the body, and header values only as a bounded, escaped prefix (`for_log`): the
+headers are not covered by the signature. `prguard serve` (bot/cli/serve.py) runs this app under uvicorn
+with the connection bounds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.log import get_logger
+from bot.runtime.envelope import Envelope
 from bot.runtime.queue import JobQueue, stale_connection_retry
 from bot.runtime.router import Router
 from bot.settings import ConfigError, Settings
@@ -46,44 +60,144 @@ log = get_logger("prguard.web")
 
 #: GitHub caps webhook payloads at 25 MB; anything larger is not from GitHub.
 MAX_BODY_BYTES = 25 * 1024 * 1024
+#: Bodies up to this size may use the budget's reserve (`BodyBudget`): nearly every real delivery is a few
+#: tens of KB, so a flood of large bodies cannot starve them.
+SMALL_BODY_BYTES = 1024 * 1024
+#: Characters of an unauthenticated header value that reach the log (`for_log`); GitHub's are under 40.
+LOG_HEADER_CHARS = 64
+#: An answer is due this many seconds after the request started, inside GitHub's 10: confirming an enqueue
+#: whose reply timed out (`_enqueue_confirmed`) stops here and answers 503.
+ANSWER_WITHIN_S = 8.0
+#: Seconds an enqueue whose reply timed out is retried for (one socket timeout more, so a Redis that is
+#: unreachable rather than stalled still gets a 503 in about 6 s).
+CONFIRM_S = 3.0
+#: `Retry-After` of the 503 for a spent body budget: it frees as soon as the bodies in flight are handled.
+BUSY_RETRY_AFTER_S = 1
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyBudget:
+    """The bytes of request bodies the process holds at once, across all requests.
+
+    Why: the signature can only be checked over the whole body, so the receiver must buffer up to 25 MB of
+    a client it has not authenticated yet; without a bound, 16 clients sending 24 MB each took the process
+    from 57 to 483 MB. A request takes its declared length before a byte is read (a chunked body takes its
+    bytes as they come) and gives it back when it is answered; a request that does not fit is refused at
+    once (503), never queued behind the others.
+
+    The last `reserve` bytes are only for bodies of at most `SMALL_BODY_BYTES`, so that large bodies (or a
+    flood of them, or large ones trickled to hold their share until the read deadline) leave room for the
+    small deliveries GitHub sends all day. Single-threaded: the event loop is its lock.
+    """
+
+    def __init__(self, total: int, reserve: int | None = None) -> None:
+        self.total = total
+        self.reserve = min(total // 4, max(0, total - MAX_BODY_BYTES)) if reserve is None else reserve
+        self.in_flight = 0
+
+    def take(self, size: int, small: bool) -> bool:
+        """Take `size` bytes if they fit (a large body may not dip into the reserve); on False, nothing."""
+        limit = self.total if small else self.total - self.reserve
+        if self.in_flight + size > limit:
+            return False
+        self.in_flight += size
+        return True
+
+    def give_back(self, size: int) -> None:
+        self.in_flight -= size
 
 
-async def read_capped(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The raw body, refusing (without reading the rest) as soon as it exceeds `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+@dataclass
+class Refused(Exception):
+    """The body was not read to its end: answer `status` with `outcome` (and `Connection: close`)."""
+
+    status: int
+    outcome: str
 
 
-def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
+class ClientGone(Exception):
+    """The client closed the connection before its body ended: an ordinary outcome, not a server error."""
+
+
+class BodyReader:
+    """One request's body, read under the process's `BodyBudget`, the 25 MB cap and a whole-body deadline.
+
+    `complete` says whether the body was read to its end; until it is, an answer must close the connection.
+    `release()` gives the budget back (when the delivery is answered: the body is held until then).
+    """
+
+    def __init__(self, request: Request, budget: BodyBudget, deadline_s: float,
+                 limit: int = MAX_BODY_BYTES) -> None:
+        self.request = request
+        self.budget = budget
+        self.deadline_s = deadline_s
+        self.limit = limit
+        self.taken = 0
+        declared = request.headers.get("content-length")
+        self.declared = int(declared) if declared is not None and declared.isdigit() else None
+        self.complete = self.declared == 0
+
+    async def read(self) -> bytearray:
+        """The raw body; else `Refused` (413 / 503 / 408) or `ClientGone`. Never reads past the cap."""
+        if self.declared is not None:
+            if self.declared > self.limit:
+                raise Refused(413, "too_large")
+            if not self.budget.take(self.declared, small=self.declared <= SMALL_BODY_BYTES):
+                raise Refused(503, "busy")
+            self.taken = self.declared
+        body = bytearray()
+        try:
+            async with asyncio.timeout(self.deadline_s):
+                while not self.complete:
+                    message = await self.request.receive()
+                    if message["type"] == "http.disconnect":
+                        raise ClientGone
+                    body += message.get("body", b"")
+                    self.complete = not message.get("more_body", False)
+                    if len(body) > self.limit:
+                        raise Refused(413, "too_large")
+                    if len(body) > self.taken:  # no Content-Length (chunked): take the bytes as they come
+                        if not self.budget.take(len(body) - self.taken, small=False):
+                            raise Refused(503, "busy")
+                        self.taken = len(body)
+        except TimeoutError:
+            raise Refused(408, "read_timeout") from None
+        return body
+
+    def release(self) -> None:
+        self.budget.give_back(self.taken)
+        self.taken = 0
+
+
+def signature_ok(secret: bytes, body: bytes | bytearray, header: str | None) -> bool:
     """`X-Hub-Signature-256: sha256=<hex>` over the raw bytes, compared in constant time."""
     if not header or not header.startswith("sha256="):
         return False
     expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), header.strip().encode())
+    return hmac.compare_digest(expected.encode(), header.strip().encode("latin-1"))
 
 
-def _payload(body: bytes, content_type: str) -> dict[str, Any] | None:
-    """The JSON object GitHub sent (JSON, or the form encoding's `payload` field); None when malformed."""
+def for_log(value: str, limit: int = LOG_HEADER_CHARS) -> str:
+    """A header value as it may be logged: its first `limit` characters, anything but printable ASCII
+    escaped (`\\xff`), and the full length when cut. Why: headers are not signed, so before (and even after)
+    the signature check they are whatever a client sent, up to h11's 16 KB header block."""
+    head = "".join(c if " " <= c <= "~" else f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}"
+                   for c in value[:limit])
+    return head if len(value) <= limit else f"{head}...({len(value)} chars)"
+
+
+def _payload(body: bytes | bytearray, content_type: str) -> dict[str, Any] | None:
+    """The JSON object GitHub sent (JSON, or the form encoding's `payload` field); None when malformed.
+
+    Nesting is bounded by the interpreter: json raises RecursionError past ~1,000 levels, which is malformed
+    here like any other parse error (GitHub's payloads nest about 6 deep).
+    """
     try:
         if content_type.startswith("application/x-www-form-urlencoded"):
             text = parse_qs(body.decode("utf-8"), strict_parsing=True).get("payload", [""])[0]
         else:
             text = body.decode("utf-8")
         data = json.loads(text)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 
@@ -100,13 +214,43 @@ def connect(redis_url: str) -> Redis:
     return Redis.from_pool(pool)
 
 
+async def _enqueue_confirmed(queue: JobQueue, envelope: Envelope, answer_by: float) -> bool:
+    """Queue `envelope`; True when it is on the stream (queued now or already), False when its dedupe key
+    was seen before this delivery. Raises redis errors when that cannot be known in time (`CONFIRM_S`, and
+    never after `answer_by`).
+
+    Why: a Redis that stalls longer than the socket timeout still runs the enqueue script it was sent, so
+    answering 503 at the timeout told GitHub "not queued" for a delivery that was. After a timeout the
+    enqueue is sent again on another connection for a while (the script is idempotent: it queues
+    nothing when the mark exists). Finding the mark then means this delivery's own first try queued it
+    (or an earlier delivery of the same id did): either way it is queued, and the answer is 202.
+    """
+    try:
+        return await queue.enqueue(envelope)
+    except RedisTimeoutError as first:
+        timed_out: Exception = first
+    log.warning("webhook.redis_timeout", delivery=envelope.delivery_id, feature=envelope.feature)
+    confirm_by = min(answer_by, time.monotonic() + CONFIRM_S)
+    while (remaining := confirm_by - time.monotonic()) > 0.05:
+        try:
+            async with asyncio.timeout(remaining):
+                await queue.enqueue(envelope)
+            return True
+        except (RedisError, OSError, TimeoutError) as exc:
+            timed_out = exc
+            await asyncio.sleep(min(0.1, max(0.0, confirm_by - time.monotonic())))
+    raise timed_out
+
+
 def create_app(settings: Settings, redis_client: Redis | None = None,
                router: Router | None = None) -> Starlette:
     """The receiver app. Without `redis_client` it makes one from `settings.redis_url` (closed on shutdown);
     without `router`, prguard's features (`bot.features.router()`).
 
     Needs only `settings.webhook_secret` and Redis; short Redis timeouts keep a dead Redis from making
-    GitHub wait past its 10-second delivery timeout (the answer is then 503).
+    GitHub wait past its 10-second delivery timeout (the answer is then 503). Body memory is bounded by
+    `settings.webhook_body_budget` across all requests, and each body must arrive within
+    `settings.webhook_read_timeout` seconds.
     """
     if not settings.webhook_secret:
         raise ConfigError("GITHUB_WEBHOOK_SECRET is not set")
@@ -114,6 +258,7 @@ def create_app(settings: Settings, redis_client: Redis | None = None,
     owned = redis_client is None
     redis = redis_client or connect(settings.redis_url)
     queue = JobQueue.from_settings(redis, settings)
+    budget = BodyBudget(settings.webhook_body_budget)
     if router is None:
         from bot.features import router as default_router
 
@@ -121,47 +266,66 @@ def create_app(settings: Settings, redis_client: Redis | None = None,
 
     async def webhook(request: Request) -> JSONResponse:
         started = time.perf_counter()
+        answer_by = time.monotonic() + ANSWER_WITHIN_S
         event = request.headers.get("x-github-event", "")
         delivery = request.headers.get("x-github-delivery", "")
-        ctx: dict[str, Any] = {"event": event, "delivery": delivery}
+        ctx: dict[str, Any] = {"event": for_log(event), "delivery": for_log(delivery)}
+        reader = BodyReader(request, budget, settings.webhook_read_timeout)
 
         def answer(status: int, outcome: str, **extra: Any) -> JSONResponse:
             ms = round((time.perf_counter() - started) * 1000, 2)
-            level = log.warning if status in (401, 413, 503) else log.info
+            level = log.warning if status in (401, 408, 413, 499, 503) else log.info
             level("webhook.delivery", outcome=outcome, status=status, ms=ms, **ctx, **extra)
-            return JSONResponse({"status": outcome}, status_code=status)
+            headers = {} if reader.complete else {"Connection": "close"}
+            if outcome == "busy":
+                headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
+            return JSONResponse({"status": outcome}, status_code=status, headers=headers)
 
         signature = request.headers.get("x-hub-signature-256")
         if not signature:
             return answer(401, "missing_signature")
         try:
-            body = await read_capped(request)
-        except BodyTooLarge:
-            return answer(413, "too_large")
-        if not signature_ok(secret, body, signature):
-            return answer(401, "bad_signature")
-        if not event or not delivery or len(delivery) > 200:
-            return answer(400, "missing_headers")
-        payload = _payload(body, request.headers.get("content-type", ""))
-        if payload is None:
-            return answer(400, "malformed_json")
+            try:
+                body = await reader.read()
+            except Refused as refused:
+                return answer(refused.status, refused.outcome)
+            except ClientGone:  # 499: nginx's "client closed request"; nothing is sent, the line says so
+                return answer(499, "client_disconnected")
+            if not signature_ok(secret, body, signature):
+                return answer(401, "bad_signature")
+            if not event or not delivery or len(delivery) > 200:
+                return answer(400, "missing_headers")
+            payload = _payload(body, request.headers.get("content-type", ""))
+            if payload is None:
+                return answer(400, "malformed_json")
+            return await deliver(event, delivery, payload, ctx, answer, answer_by)
+        finally:
+            reader.release()
+
+    async def deliver(event: str, delivery: str, payload: dict[str, Any], ctx: dict[str, Any],
+                      answer: Callable[..., JSONResponse], answer_by: float) -> JSONResponse:
+        """An authentic delivery: route it, queue its envelopes, answer."""
         if event == "ping":
             return answer(200, "pong")
+        action = for_log(str(payload.get("action", "")))
         try:
             envelopes = router.route(event, delivery, payload)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            return answer(400, "unexpected_payload", action=str(payload.get("action", "")))
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+            return answer(400, "unexpected_payload", action=action, error=type(exc).__name__)
+        except Exception as exc:  # a feature's bug: a 400 with a loud line, not a 500 with a traceback
+            log.error("webhook.route_failed", error=type(exc).__name__, **ctx)
+            return answer(400, "unexpected_payload", action=action, error=type(exc).__name__)
         if not envelopes:
-            repo = (payload.get("repository") or {}).get("full_name") if isinstance(
-                payload.get("repository"), dict) else None
-            return answer(200, "ignored", action=str(payload.get("action", "")), repo=repo)
-        ctx = {**ctx, **envelopes[0].log_context(), "features": [e.feature for e in envelopes]}
+            repository = payload.get("repository")
+            repo = repository.get("full_name") if isinstance(repository, dict) else None
+            return answer(200, "ignored", action=action, repo=repo)
+        ctx.update(envelopes[0].log_context(), features=[e.feature for e in envelopes])
         ctx.pop("feature", None)
         queued = 0
         try:
             for envelope in envelopes:  # each has its own dedupe mark: a retry queues only what is missing
-                queued += await queue.enqueue(envelope)
-        except (RedisError, OSError) as exc:
+                queued += await _enqueue_confirmed(queue, envelope, answer_by)
+        except (RedisError, OSError, TimeoutError) as exc:
             return answer(503, "redis_unavailable", error=type(exc).__name__)
         if not queued:
             return answer(200, "duplicate")
@@ -183,5 +347,9 @@ def create_app(settings: Settings, redis_client: Redis | None = None,
             if owned:
                 await redis.aclose()
 
-    return Starlette(routes=[Route("/webhook", webhook, methods=["POST"]),
-                             Route("/healthz", healthz, methods=["GET"])], lifespan=lifespan)
+    app = Starlette(routes=[Route("/webhook", webhook, methods=["POST"]),
+                            Route("/webhook/", webhook, methods=["POST"]),
+                            Route("/healthz", healthz, methods=["GET"])], lifespan=lifespan)
+    # GitHub does not follow a redirect: `/webhook/` is served above, and any other path is a plain 404
+    app.router.redirect_slashes = False
+    return app

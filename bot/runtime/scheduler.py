@@ -114,7 +114,7 @@ class Scheduler:
             outcome = scrub(f"{type(exc).__name__}: {exc}")[:500]
         finally:
             renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
+            with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):  # `_keep` logs its own
                 await renewer
             with contextlib.suppress(RedisError, OSError):  # expires by itself within the lease otherwise
                 await self._release(keys=[lock], args=[self.holder])

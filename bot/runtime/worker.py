@@ -154,8 +154,10 @@ class Worker:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
-            with contextlib.suppress(RedisError, OSError):
+            try:
                 await self.queue.remove_consumer(self.consumer)
+            except (RedisError, OSError) as exc:  # only tidiness: XINFO CONSUMERS keeps a stale name
+                log.warning("worker.remove_consumer_failed", consumer=self.consumer, error=_reason(exc))
             log.info("worker.stop", consumer=self.consumer)
 
     async def run_once(self, block_ms: int = 100) -> int:

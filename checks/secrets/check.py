@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
+from typing import TYPE_CHECKING
 
+from checks.base import Novelty
 from checks.change import ChangedFile, FileStatus, LineSet, looks_binary
 from checks.finding import Finding, Skipped, make_fingerprint
 from checks.redact import redact
 from checks.secrets.filters import alphabet_of
 from checks.secrets.rules import RULES
 from checks.secrets.scanner import GENERIC, Hit, scan_bytes
+
+if TYPE_CHECKING:
+    from checks.context import CheckContext
 
 #: Keyword and entropy findings listed per file. A data file with thousands of them is one problem, not
 #: thousands; the cap also bounds the slow fingerprints of short secrets (see `secret_fingerprint`).
@@ -26,6 +33,9 @@ class SecretsScanError(RuntimeError):
 class SecretsCheck:
     name = "secrets"
     title = "Secrets"
+    #: a key sits on one line: the line must be one the change added (old keys moved around are dropped
+    #: by `_new_hits`, which compares with the file's base version)
+    novelty = Novelty.ADDED_LINE
 
     def applies_to(self, file: ChangedFile) -> bool:
         """Every file with head-side content, binaries included.
@@ -35,7 +45,10 @@ class SecretsCheck:
         """
         return file.status is not FileStatus.REMOVED and not file.is_symlink
 
-    def run(self, files: Sequence[ChangedFile]) -> Iterator[Finding | Skipped]:
+    def run(
+        self, files: Sequence[ChangedFile], ctx: CheckContext | None = None
+    ) -> Iterator[Finding | Skipped]:
+        """Scan the added lines of `files`; `ctx` is not needed (every byte read is the file's own)."""
         for file in files:
             if file.is_binary:
                 yield Skipped(file.path, "binary file")
@@ -160,8 +173,53 @@ def _encodable(path: str) -> str:
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-@lru_cache(maxsize=4096)
-def _slow_digest(rule_id: str, path: str, value: str) -> str:
+def _pbkdf2(rule_id: str, path: str, value: str) -> str:
     salt = f"prguard-fingerprint\0{rule_id}\0{_encodable(path)}".encode()
     digest = hashlib.pbkdf2_hmac("sha256", value.encode("utf-8", "surrogatepass"), salt, FINGERPRINT_ROUNDS)
     return "pbkdf2:" + digest.hex()
+
+
+class _SlowDigests:
+    """`_pbkdf2` with a bounded LRU memo that never holds a secret.
+
+    A weak secret is fingerprinted again on every push to its PR, so its slow digest is remembered. A
+    `functools.lru_cache` would keep the plaintext value as its key for the worker's lifetime (readable in
+    a core dump or a debugger); here the key is a BLAKE2b of (rule, path, value) under a random key drawn
+    per process, so the memo holds no secret, and its keys cannot be checked against guesses without
+    that process's key. The digests themselves are the slow hash that gets published anyway.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._key = os.urandom(32)
+        self._memo: OrderedDict[bytes, str] = OrderedDict()
+        self._lock = threading.Lock()  # checks run in worker threads
+
+    def _memo_key(self, rule_id: str, path: str, value: str) -> bytes:
+        h = hashlib.blake2b(key=self._key, digest_size=32)
+        for part in (rule_id, path, value):
+            data = part.encode("utf-8", "surrogatepass")  # injective, lone surrogates included
+            h.update(len(data).to_bytes(8, "big"))
+            h.update(data)
+        return h.digest()
+
+    def __call__(self, rule_id: str, path: str, value: str) -> str:
+        key = self._memo_key(rule_id, path, value)
+        with self._lock:
+            digest = self._memo.get(key)
+            if digest is not None:
+                self._memo.move_to_end(key)
+                return digest
+        digest = _pbkdf2(rule_id, path, value)  # outside the lock: ~10 ms
+        with self._lock:
+            self._memo[key] = digest
+            while len(self._memo) > self.maxsize:
+                self._memo.popitem(last=False)
+        return digest
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._memo.clear()
+
+
+_slow_digest = _SlowDigests(maxsize=4096)

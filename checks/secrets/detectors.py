@@ -172,9 +172,6 @@ DETECTORS: tuple[ProviderDetector, ...] = (
     ),
 )
 
-CONTEXT_DETECTORS = tuple(d for d in DETECTORS if d.context is not None)
-PREFIX_DETECTORS = tuple(d for d in DETECTORS if d.context is None)
-
 
 def find(detector: ProviderDetector, line: str) -> list[tuple[int, int, str]]:
     """(start, end, value) of every match of `detector` on `line`."""

@@ -39,8 +39,6 @@ _GENERIC_PLACEHOLDER = re.compile(
     r"(.)\1{3}",
     re.IGNORECASE,
 )
-#: Digest lengths: md5, sha1, sha224, sha256, sha384, sha512 in hex. A hex string of exactly these lengths
-#: is a checksum far more often than a credential (a keyword next to it still finds a real one).
 #: Whole values that are stock examples (`postgres://user:pass@…`), never worth a finding.
 _WEAK_PLACEHOLDERS = {
     "pass",
@@ -70,6 +68,8 @@ _WEAK_PLACEHOLDERS = {
 _WORD = re.compile(r"[A-Z]?[a-z]{2,}")
 _NOT_WORDY = re.compile(r"[A-Z]{4,}|[0-9]{5,}|[^A-Za-z0-9_\-./]")
 _NAME_LIKE = re.compile(r"[A-Za-z_][A-Za-z_\-.]*")
+#: Digest lengths: md5, sha1, sha224, sha256, sha384, sha512 in hex. A hex string of exactly these lengths
+#: is a checksum far more often than a credential (a keyword next to it still finds a real one).
 _HASH_HEX_LENGTHS = {32, 40, 56, 64, 96, 128}
 _SRI = re.compile(r"^(?:sha256|sha384|sha512)-")
 _TEST_PATH = re.compile(r"(?:^|/)(?:tests?|testing|fixtures?|testdata|__tests__|spec)(?:/|$)|_test\.|test_")
@@ -225,6 +225,7 @@ def is_documentation_jwt(token: str) -> bool:
     try:
         claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     except (binascii.Error, ValueError):
+        # a body that does not decode is not jwt.io's token: the finding stays (the safe direction)
         return False
     if not isinstance(claims, dict):
         return False

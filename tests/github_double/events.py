@@ -1,4 +1,4 @@
-"""Fit a real webhook payload (from /work/shared/fixtures/webhooks) to the double's state.
+"""Fit a real webhook payload (from tests/fixtures/webhooks) to the double's state.
 
 The payloads keep their real shape, every field they came with; only the identities that must agree with the
 double are rewritten: installation id, repository, PR number and SHAs, and check suite/run head SHAs.

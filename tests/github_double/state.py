@@ -22,7 +22,7 @@ Tree = dict[str, bytes]
 class Symlink(bytes):
     """A tree entry that is a symbolic link (git mode 120000): its bytes are the target path, as in git.
 
-    `Symlink(b"../shared/config.yml")` in `files`/`changes` makes the contents API answer as GitHub does:
+    `Symlink(b"../common/config.yml")` in `files`/`changes` makes the contents API answer as GitHub does:
     the target file's content when the target is a regular file of the repository, else `type: "symlink"`.
     """
 

@@ -1,7 +1,8 @@
 """Machine output: `{"version": 1, "base", "head", "findings", "skipped", "errors"}`.
 
 `errors` lists checks that did not finish (`{"check", "message"}`), so a consumer never mistakes an
-incomplete scan for a clean one. Bump `version` on any incompatible change to this shape.
+incomplete scan for a clean one. A finding about a whole file has `"line": 0` and `"file_level": true`
+(every finding carries `file_level`). Bump `version` on any incompatible change to this shape.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 GitHub-specific choices: `properties.security-severity` (a CVSS-like number GitHub maps back to
 critical/high/medium/low), `tags` with `security` and `external/cwe/cwe-N`, and `partialFingerprints` from
 prguard's own fingerprint, which ignores line numbers, so GitHub keeps tracking an alert when unrelated lines
-move. Paths are relative to `%SRCROOT%`, which `originalUriBaseIds` maps to the scanned repository for local
-viewers. A check that did not finish makes `executionSuccessful` false with an error notification, and every
-skipped file is a warning notification: an incomplete scan never looks like a clean one.
+move. A finding about a whole file (`line == 0`) has a location without a region. Paths are relative to
+`%SRCROOT%`, which `originalUriBaseIds` maps to the scanned repository for local viewers. A check that did
+not finish makes `executionSuccessful` false with an error notification, and every skipped file is a
+warning notification: an incomplete scan never looks like a clean one.
 """
 
 from __future__ import annotations
@@ -103,22 +104,22 @@ def _rule(finding: Finding) -> dict[str, Any]:
 
 
 def _result(finding: Finding, rule_index: int, blocking: bool) -> dict[str, Any]:
-    end_line = finding.end_line if finding.end_line and finding.end_line >= finding.line else finding.line
+    location: dict[str, Any] = {"artifactLocation": {"uri": _uri(finding.path), "uriBaseId": SRCROOT}}
+    if not finding.file_level:  # a finding about the whole file has no region
+        end_line = finding.end_line if finding.end_line and finding.end_line >= finding.line else finding.line
+        location["region"] = {"startLine": finding.line, "endLine": end_line}
+    properties: dict[str, Any] = {"severity": finding.severity.value, "blocking": blocking,
+                                  "check": finding.check}
+    if finding.file_level:
+        properties["fileLevel"] = True
     return {
         "ruleId": finding.rule_id,
         "ruleIndex": rule_index,
         "level": _LEVEL[finding.severity],
         "message": {"text": finding.message or finding.title},
-        "locations": [
-            {
-                "physicalLocation": {
-                    "artifactLocation": {"uri": _uri(finding.path), "uriBaseId": SRCROOT},
-                    "region": {"startLine": finding.line, "endLine": end_line},
-                }
-            }
-        ],
+        "locations": [{"physicalLocation": location}],
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
-        "properties": {"severity": finding.severity.value, "blocking": blocking, "check": finding.check},
+        "properties": properties,
     }
 
 

@@ -1,6 +1,7 @@
 """Human output: findings grouped by file as `path:line  severity  rule  title`, then a one-line summary.
 
-`path:line` is what terminals and editors turn into a link. Colour is only added when asked (a TTY without
+`path:line` is what terminals and editors turn into a link; a finding about the whole file (`line == 0`)
+shows as `path (whole file)`. Colour is only added when asked (a TTY without
 NO_COLOR, decided by the caller), so piped output and files stay plain.
 """
 
@@ -13,7 +14,7 @@ from itertools import groupby
 
 from bot.cli.formats.scan_report import ScanReport
 from bot.log import scrub
-from checks.finding import Severity
+from checks.finding import SEVERITY_ORDER, Finding, Severity
 
 _RESET = "\033[0m"
 _STYLE = {
@@ -24,7 +25,6 @@ _STYLE = {
     Severity.INFO: "\033[2m",
 }
 _BOLD, _DIM = "\033[1m", "\033[2m"
-_ORDER = [Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO]
 #: C0/C1 controls, DEL and Unicode bidi/line controls: in a file name a PR chooses, they could move the
 #: cursor, clear or recolour lines, or reorder text, hiding a finding from the person reading the terminal.
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -35,18 +35,23 @@ def _safe(text: str) -> str:
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+def _where(finding: Finding) -> str:
+    path = _safe(finding.path)
+    return f"{path} (whole file)" if finding.file_level else f"{path}:{finding.line}"
+
+
 def render(report: ScanReport, *, color: bool = False) -> str:
     def paint(text: str, style: str) -> str:
         return f"{style}{text}{_RESET}" if color else text
 
     lines: list[str] = []
     findings = report.findings()
-    width = max((len(f"{_safe(f.path)}:{f.line}") for f in findings), default=0)
+    width = max((len(_where(f)) for f in findings), default=0)
     explained: set[str] = set()
     for path, group in groupby(findings, key=lambda f: f.path):
         lines.append(paint(_safe(path), _BOLD))
         for f in group:
-            where = f"{_safe(f.path)}:{f.line}".ljust(width)
+            where = _where(f).ljust(width)
             severity = paint(f.severity.value.ljust(8), _STYLE[f.severity])
             lines.append(f"  {where}  {severity}  {f.rule_id}  {f.title}")
             lines.extend(f"      {part}" for part in _safe(f.message).splitlines() if part.strip())
@@ -75,7 +80,7 @@ def _summary(report: ScanReport, paint: Callable[[str, str], str]) -> str:
     counts = Counter(f.severity for f in findings)
     blocking = len(report.blocking())
     if findings:
-        by_severity = ", ".join(f"{counts[s]} {s.value}" for s in _ORDER if counts[s])
+        by_severity = ", ".join(f"{counts[s]} {s.value}" for s in SEVERITY_ORDER if counts[s])
         head = f"{len(findings)} finding{'s' if len(findings) != 1 else ''} ({by_severity})"
         head += f", {blocking} blocking" if blocking else ", none blocking"
     else:

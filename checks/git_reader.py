@@ -1,0 +1,117 @@
+"""Read any path of a local repository at the base or the head of a change, never following a symlink.
+
+The change's `checks.change.Reader` for `checks.git_change`: the base is a commit; the head is a commit, the
+index (`--staged`) or the working tree. Each read costs one `ls-tree`/`ls-files` (checks read a few paths
+beyond the change, not thousands) and the blob comes through the change's shared `cat-file --batch`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from checks.change import FileTooLarge, ReadError, Side
+from checks.diff import decode_path
+from checks.git_change import _GITLINK_MODE, _SYMLINK_MODE, BlobReader, _blob_sizes, git, human_size
+
+
+class GitReader:
+    """`checks.change.Reader` for a local repository: any path, at the base commit or at the head.
+
+    The head is a commit, the index (`--staged`) or the working tree. A tree or index entry is read only
+    when it is a regular blob (a symlink's 120000 or a submodule's 160000 mode reads as None); a worktree
+    file is opened one component at a time with O_NOFOLLOW, and only when git would see it (tracked, or
+    untracked and not ignored), so an ignored `.env` is as absent as it is from the change.
+    """
+
+    def __init__(self, root: str, base: str, head: str, blobs: BlobReader, max_file_bytes: int) -> None:
+        self.root, self.base, self.head = root, base, head
+        self.blobs, self.max = blobs, max_file_bytes
+
+    def __call__(self, side: Side, path: str) -> bytes | None:
+        if side == "base":
+            return self._tree(self.base, path)
+        if self.head == "worktree":
+            return self._worktree(path)
+        if self.head == "index":
+            return self._index(path)
+        return self._tree(self.head, path)
+
+    def _tree(self, rev: str, path: str) -> bytes | None:
+        out = git(self.root, "ls-tree", "-l", "-z", "--full-tree", rev, "--", path)
+        for entry in filter(None, out.split(b"\0")):
+            meta, _, name = entry.partition(b"\t")
+            mode, kind, sha, size = meta.split()
+            if decode_path(name) == path:
+                if kind != b"blob" or mode.decode() in (_SYMLINK_MODE, _GITLINK_MODE):
+                    return None
+                return self._blob(path, sha.decode(), int(size))
+        return None
+
+    def _index(self, path: str) -> bytes | None:
+        out = git(self.root, "ls-files", "-s", "-z", "--", path)
+        stages = {}
+        for entry in filter(None, out.split(b"\0")):
+            meta, _, name = entry.partition(b"\t")
+            if decode_path(name) == path:
+                mode, sha, stage = meta.decode().split()
+                stages[stage] = (mode, sha)
+        if not stages:
+            return None
+        if "0" not in stages:
+            raise ReadError(f"{path}: unmerged in the index (resolve the conflict first)")
+        mode, sha = stages["0"]
+        if mode in (_SYMLINK_MODE, _GITLINK_MODE):
+            return None
+        return self._blob(path, sha, _blob_sizes(self.root, [sha]).get(sha, 0))
+
+    def _blob(self, path: str, sha: str, size: int) -> bytes:
+        if size > self.max:
+            raise FileTooLarge(f"{path}: {self._too_big(size)}")
+        return self.blobs.read(sha)
+
+    def _worktree(self, path: str) -> bytes | None:
+        listed = git(self.root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", path)
+        if path not in {decode_path(n) for n in listed.split(b"\0") if n}:
+            return None  # not in the repository as git sees it (ignored, or inside a nested repository)
+        try:
+            fd = open_nofollow(self.root, path)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EISDIR):
+                return None  # deleted, or a symlink somewhere on the way: never followed
+            raise
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            if st.st_size > self.max:
+                raise FileTooLarge(f"{path}: {self._too_big(st.st_size)}")
+            with os.fdopen(fd, "rb", closefd=False) as fh:
+                data = fh.read(self.max + 1)
+        finally:
+            os.close(fd)
+        if len(data) > self.max:  # grew while being read
+            raise FileTooLarge(f"{path}: {self._too_big(len(data))}")
+        return data
+
+    def _too_big(self, size: int) -> str:
+        return f"larger than the {human_size(self.max)} size cap ({human_size(size)})"
+
+
+def open_nofollow(root: str, rel: str) -> int:
+    """A read-only descriptor for `root/rel`, opening each directory and the file with O_NOFOLLOW.
+
+    A symlink anywhere on the path fails with ELOOP (or ENOTDIR), so nothing outside what git tracks at
+    that path is ever read. The caller closes the descriptor.
+    """
+    parts = rel.split("/")
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        return os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0), dir_fd=fd)
+    finally:
+        os.close(fd)
