@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     shutdown_grace: float = _env("PRGUARD_SHUTDOWN_GRACE", 20.0, ge=0)
     #: Files larger than this are skipped (and reported as skipped) by the checks.
     max_file_bytes: int = _env("PRGUARD_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES, ge=1)
+    #: Seconds each check may run on one PR head; an engine still running then is killed and the check's run
+    #: fails saying so (never a pass). It may exceed the visibility timeout: running jobs heartbeat.
+    check_timeout: float = _env("PRGUARD_CHECK_TIMEOUT", 300.0, gt=0, le=3600)
     #: Most annotations posted per check run (GitHub takes 50 per request; the rest go in further updates).
     #: Bounded because every 50 annotations cost one request against GitHub's ~80 writes/minute limit.
     annotation_cap: int = _env("PRGUARD_ANNOTATION_CAP", 500, ge=0, le=1000)

@@ -31,7 +31,7 @@ FAST_RETRIES = (0.05, 0.1, 0.2)
 def pr_payload(pr: Any, installation_id: int, *, action: str = "opened", head_sha: str | None = None,
                updated_at: str = "2026-01-01T00:00:00Z", owner: str = "octo", repo: str = "repo"
                ) -> dict[str, Any]:
-    """GitHub's real `pull_request` payload (shared fixture), pointed at a PR that exists on the double."""
+    """GitHub's real `pull_request` payload (tests/fixtures), pointed at a PR that exists on the double."""
     payload = fixture_payload("pull_request", "opened")
     payload["action"] = action
     payload["number"] = pr.number
@@ -93,7 +93,7 @@ class Stack:
         self.stop.set()
         if self.task is not None:
             with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+                await asyncio.wait_for(self.task, 10)
         self.receiver.stop()
         self.http.close()
         await self.redis.aclose()

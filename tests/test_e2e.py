@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
-import string
 import subprocess
 import sys
 from pathlib import Path
@@ -24,13 +22,12 @@ import redis
 from bot.github.checkruns import pr_from_external_id
 from tests.e2e_stack import CHECKS, Stack, pr_payload
 from tests.github_double.double import GitHubDouble
+from tests.secrets_keys import rand
 from tests.webhooks import fixture_payload
-
-ALNUM = string.ascii_letters + string.digits
 
 
 def github_token() -> str:
-    return "ghp_" + "".join(secrets.choice(ALNUM) for _ in range(36))
+    return "ghp_" + rand(36)
 
 
 LEAKY_HEAD = b"import os\n\nTOKEN = '%s'\nprint(TOKEN)\n"

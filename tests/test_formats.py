@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from typing import Any
 
 import jsonschema
@@ -14,6 +13,7 @@ from bot.log import add_sensitive
 from checks.engine import CheckResult
 from checks.finding import Finding, Severity, Skipped, make_fingerprint
 from tests.conftest import SCHEMAS
+from tests.secrets_keys import HEX, pick
 
 SARIF_SCHEMA = SCHEMAS / "sarif-schema-2.1.0.json"  # OASIS, verbatim: tests/fixtures/README.md
 
@@ -114,7 +114,7 @@ def test_json_shape() -> None:
 
 
 def test_errors_are_scrubbed_of_registered_secrets() -> None:
-    value = "tok_" + secrets.token_hex(16)
+    value = "tok_" + pick(32, HEX)
     add_sensitive(value)
     report = make_report(error=f"ValueError: could not parse {value}")
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import os
 import pty
-import secrets
+import select
 import shlex
 import string
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -30,7 +31,7 @@ from checks.context import CheckContext
 from checks.finding import Finding, Severity, make_fingerprint
 from checks.secrets.rules import RULES
 from tests.gitrepo import GitRepo
-from tests.secrets_keys import private_key_pem
+from tests.secrets_keys import pick, private_key_pem, rand
 from tests.test_formats import validate_sarif
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -362,7 +363,12 @@ def run_in_terminal(args: list[str], env: dict[str, str]) -> bytes:
         proc = subprocess.Popen(args, stdout=follower, stderr=subprocess.PIPE, env={**env, "TERM": "xterm"})
         os.close(follower)
         chunks = []
+        deadline = time.monotonic() + 60
         while True:
+            ready, _, _ = select.select([leader], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                proc.kill()
+                raise AssertionError(f"{args} wrote nothing more for 60 s: {b''.join(chunks)[-500:]!r}")
             try:
                 chunk = os.read(leader, 65536)
             except OSError:  # EIO: the child closed the terminal
@@ -370,7 +376,7 @@ def run_in_terminal(args: list[str], env: dict[str, str]) -> bytes:
             if not chunk:
                 break
             chunks.append(chunk)
-        proc.wait(timeout=120)
+        proc.wait(timeout=60)
         assert proc.stderr is not None
         proc.stderr.close()
         return b"".join(chunks)
@@ -423,7 +429,7 @@ def test_pre_commit_hook_blocks_a_commit_that_adds_a_token(repo: GitRepo) -> Non
 
 
 def _random(alphabet: str, length: int) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    return pick(length, alphabet)
 
 
 _ALNUM = string.ascii_letters + string.digits
@@ -431,7 +437,7 @@ _URLSAFE = _ALNUM + "_-"
 
 
 def github_token() -> str:
-    return "ghp_" + _random(_ALNUM, 36)
+    return "ghp_" + rand(36)
 
 
 def aws_secret_access_key() -> str:
@@ -441,10 +447,7 @@ def aws_secret_access_key() -> str:
     1 random 40-character value in 1,000 has none and is not reported. Requiring a digit keeps this test
     deterministic; that rare miss belongs to the secrets check's own tests.
     """
-    while True:
-        value = _random(_ALNUM + "/+", 40)
-        if any(c.isdigit() for c in value):
-            return value
+    return rand(40, _ALNUM + "/+")
 
 
 def generated_keys() -> dict[str, str]:

@@ -196,7 +196,9 @@ async def test_heartbeat_keeps_a_long_job_from_being_stolen(queue: JobQueue) -> 
     while time.monotonic() < deadline:  # the job runs 2.5x the visibility timeout
         await thief.run_once(block_ms=10)
         await asyncio.sleep(0.1)
+    deadline = time.monotonic() + 10
     while await queue.pending_count():
+        assert time.monotonic() < deadline, await queue.pending_count()
         await asyncio.sleep(0.05)
     stop.set()
     await asyncio.wait_for(runner, 5)
@@ -428,7 +430,9 @@ async def test_the_worker_survives_a_redis_outage(private_redis: RedisServer, re
     runner = asyncio.create_task(worker.run(stop))
     try:
         await enqueue(queue, make_job("before"))
+        deadline = time.monotonic() + 10
         while len(handler.calls) < 1:
+            assert time.monotonic() < deadline and not runner.done(), handler.calls
             await asyncio.sleep(0.05)
         private_redis.stop()
         await asyncio.sleep(1.0)  # the worker keeps polling a dead Redis without dying

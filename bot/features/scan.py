@@ -145,13 +145,15 @@ class ScanOptions:
     annotation_cap: int = 500
     max_file_bytes: int = 1024 * 1024
     fetch_concurrency: int = 8
+    #: seconds each check may run (`checks.engine`): an engine still running then is killed, the run fails
+    check_timeout: float = 300.0
     #: seconds before re-reading a PR whose head differs from the job's (GitHub's reads may lag a webhook)
     head_recheck_delay: float = 1.0
 
     @classmethod
     def from_settings(cls, settings: Any) -> ScanOptions:
         return cls(annotation_cap=settings.annotation_cap, max_file_bytes=settings.max_file_bytes,
-                   fetch_concurrency=settings.github_fetch_concurrency)
+                   fetch_concurrency=settings.github_fetch_concurrency, check_timeout=settings.check_timeout)
 
 
 def _check_runs(names: list[str], runs: list[Run]) -> list[Run]:
@@ -356,7 +358,8 @@ class ScanHandler:
                                      concurrency=self.options.fetch_concurrency),
                 logger=log, stats=stats,
             )
-            done = await asyncio.to_thread(run_checks, checks, change, policy=policy)
+            done = await asyncio.to_thread(run_checks, checks, change, policy=policy,
+                                           timeout=self.options.check_timeout)
             results = {r.check: r for r in done}
             results.update(broken)
         else:
