@@ -38,7 +38,6 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -106,12 +105,13 @@ class BodyBudget:
         self.in_flight -= size
 
 
-@dataclass
 class Refused(Exception):
     """The body was not read to its end: answer `status` with `outcome` (and `Connection: close`)."""
 
-    status: int
-    outcome: str
+    def __init__(self, status: int, outcome: str) -> None:
+        super().__init__(status, outcome)
+        self.status = status
+        self.outcome = outcome
 
 
 class ClientGone(Exception):
@@ -307,7 +307,8 @@ def create_app(settings: Settings, redis_client: Redis | None = None,
         """An authentic delivery: route it, queue its envelopes, answer."""
         if event == "ping":
             return answer(200, "pong")
-        action = for_log(str(payload.get("action", "")))
+        action = payload.get("action", "")  # for the log: anything but a string is not GitHub's
+        action = for_log(action if isinstance(action, str) else type(action).__name__)
         try:
             envelopes = router.route(event, delivery, payload)
         except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
