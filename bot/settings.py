@@ -46,6 +46,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.log import add_sensitive
 from checks.change import DEFAULT_MAX_FILE_BYTES
+from checks.history import DEFAULT_MAX_COMMITS
 
 Role = Literal["web", "worker", "any"]
 
@@ -119,6 +120,9 @@ class Settings(BaseSettings):
     #: Seconds each check may run on one PR head; an engine still running then is killed and the check's run
     #: fails saying so (never a pass). It may exceed the visibility timeout: running jobs heartbeat.
     check_timeout: float = _env("PRGUARD_CHECK_TIMEOUT", 300.0, gt=0, le=3600)
+    #: Commits of a PR whose additions the secrets check reads (a key committed, then deleted, is still in
+    #: history); each costs one request. The PR's other commits are listed as not scanned. GitHub lists 250.
+    history_max_commits: int = _env("PRGUARD_HISTORY_MAX_COMMITS", DEFAULT_MAX_COMMITS, ge=1, le=250)
     #: Most annotations posted per check run (GitHub takes 50 per request; the rest go in further updates).
     #: Bounded because every 50 annotations cost one request against GitHub's ~80 writes/minute limit.
     annotation_cap: int = _env("PRGUARD_ANNOTATION_CAP", 500, ge=0, le=1000)

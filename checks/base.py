@@ -27,6 +27,11 @@ class Novelty(StrEnum):
 
     A finding with `line == 0` (the whole file) is kept in the two line modes when its file is part of
     the change and not removed.
+
+    A finding that names a commit (`metadata["commit"]`) is judged by the change's history instead
+    (`Change.history`, `checks.history`), in every mode: it was found in what one of the change's commits
+    added, so it is kept when that commit is one of the history's, even on a path the final change does not
+    touch (a key committed and deleted on the branch). Such findings are file-level (`line == 0`).
     """
 
     #: the finding's `line` is a line the change added (secrets: a key sits on one line)

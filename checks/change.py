@@ -12,9 +12,12 @@ import bisect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from checks.finding import Skipped
+
+if TYPE_CHECKING:
+    from checks.history import History
 
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 
@@ -167,7 +170,7 @@ class Change:
 
     `head` is a commit SHA, or "worktree"/"index" for local uncommitted changes. `reader` reads any path on
     either side (see `Reader`); without one (a change built by hand in a test) only the changed files can
-    be read. `max_file_bytes` bounds every read.
+    be read. `max_file_bytes` bounds every read. `history`, when set, lists what each commit added.
     """
 
     base: str
@@ -176,6 +179,9 @@ class Change:
     skipped: list[Skipped] = field(default_factory=list)
     reader: Reader | None = field(default=None, repr=False)
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    #: what each commit of the change added (`checks.history`), when its source read the commits
+    #: (`prguard scan --history`, the App); findings made from it name their commit (see `checks.engine`)
+    history: History | None = field(default=None, repr=False)
 
     def scannable(self) -> list[ChangedFile]:
         """Files that exist on the head side and are not symlinks."""

@@ -39,17 +39,19 @@ DEFAULT_TIMEOUT = 300.0
 
 
 class Deadline:
-    """A point in `time.monotonic()` time by which a check must be done."""
+    """A point in `time.monotonic()` time by which a check must be done, or earlier if `cancelled` is set
+    (the job running the check was cancelled: its engines must not run on beside the next owner's)."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, cancelled: threading.Event | None = None) -> None:
         self.limit = float(seconds)
         self.at = time.monotonic() + self.limit
+        self.cancelled = cancelled or threading.Event()
 
     def remaining(self) -> float:
-        return max(0.0, self.at - time.monotonic())
+        return 0.0 if self.cancelled.is_set() else max(0.0, self.at - time.monotonic())
 
     def expired(self) -> bool:
-        return time.monotonic() >= self.at
+        return self.cancelled.is_set() or time.monotonic() >= self.at
 
 
 class Workspace:
@@ -71,6 +73,10 @@ class Workspace:
                 fill(target)
                 self._trees[key] = target
             return self._trees[key]
+
+    def home(self) -> Path:
+        """A private, empty HOME for this check's engines (caches and settings stay inside the workspace)."""
+        return self.tree(("home", "", None), lambda _root: None)
 
     def close(self) -> None:
         with self._lock:
@@ -180,9 +186,13 @@ class CheckContext:
         Raises `CheckTimeout` (tool name and limit) when it does not finish: its process group is killed.
         """
         remaining = self.remaining()
+        home = str(self.workspace.home())
+        env = {"HOME": home, "XDG_CACHE_HOME": f"{home}/.cache", "XDG_CONFIG_HOME": f"{home}/.config",
+               **(env or {})}
+        cancel = self.deadline.cancelled
         if timeout is not None and timeout < remaining:
-            return tools.run_tool(argv, cwd=cwd, env=env, input=input, timeout=timeout)
-        return tools.run_tool(argv, cwd=cwd, env=env, input=input, timeout=remaining,
+            return tools.run_tool(argv, cwd=cwd, env=env, input=input, timeout=timeout, cancel=cancel)
+        return tools.run_tool(argv, cwd=cwd, env=env, input=input, timeout=remaining, cancel=cancel,
                               limit=f"the check's {self.deadline.limit:g} s time limit")
 
     def _side(self, side: Side | None) -> Side:

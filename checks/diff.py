@@ -101,15 +101,26 @@ def added_lines_from_patch(patch: str) -> LineSet:
 
 
 def added_lines_by_diff(base: bytes | None, head: bytes) -> LineSet:
-    """Lines of `head` that are new relative to `base` (used when GitHub omitted the patch)."""
-    head_lines = head.decode("utf-8", errors="replace").splitlines()
+    """Lines of `head` that are new relative to `base` (used when GitHub omitted the patch).
+
+    Lines are split on `\n` only, as git and `line_count` count them (`str.splitlines` would also split on
+    form feeds, lone `\r` or U+2028 and shift every later line number away from the checks' own).
+    """
+    head_lines = _lines(head)
     if base is None:
         return LineSet.whole(len(head_lines))
-    base_lines = base.decode("utf-8", errors="replace").splitlines()
+    base_lines = _lines(base)
     matcher = difflib.SequenceMatcher(a=base_lines, b=head_lines, autojunk=False)
     return LineSet(
         (j1 + 1, j2) for tag, _i1, _i2, j1, j2 in matcher.get_opcodes() if tag in ("replace", "insert")
     )
+
+
+def _lines(data: bytes) -> list[bytes]:
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()  # the newline that ends the last line starts no new one
+    return lines
 
 
 def line_count(data: bytes) -> int:

@@ -3,7 +3,9 @@
 The engine is the one place that enforces "report only what the change introduced", so every check,
 present and future, gets it for free. What counts as introduced is the check's `novelty`
 (`checks.base.Novelty`): the finding's line was added, its range touches an added line, or (baseline) the
-same check run on the base side did not produce its fingerprint.
+same check run on the base side did not produce its fingerprint. A finding that names a commit of the
+change's history (`metadata["commit"]`, `Change.history`) was found in what that commit added and is kept
+in every mode (`_split_history`).
 
 It also owns each check's deadline and temporary trees: a check is given `timeout` seconds (both runs of a
 baseline check share them); a generator is no longer consumed once they are spent, an engine subprocess is
@@ -15,6 +17,7 @@ killed), so heavy work belongs in an engine run through `ctx.run_tool`.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -60,16 +63,18 @@ def run_check(
     policy: Policy | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     services: Mapping[str, Any] | None = None,
+    cancel: threading.Event | None = None,
 ) -> CheckResult:
     """Run one check; an exception becomes `error` (reported as a failure), never a silent pass.
 
-    `policy` (default: `Policy()`) gives the check's ignore_paths and its settings (`ctx.policy`).
+    `policy` (default: `Policy()`) gives the check's ignore_paths and its settings (`ctx.policy`). Setting
+    `cancel` stops the check early (its engines are killed); it then reports an error, never a pass.
     """
     started = time.perf_counter()
     policy = policy or Policy()
     result = CheckResult(check=check.name, title=check.title, skipped=list(change.skipped))
     workspace = Workspace()
-    deadline = Deadline(timeout)
+    deadline = Deadline(timeout, cancel)
     by_path = {f.path: f for f in change.files}
     novelty = Novelty.ADDED_LINE
     found: list[Finding] = []
@@ -84,12 +89,13 @@ def run_check(
                            deadline=deadline, services=services, workspace=workspace)
         _consume(check, files, ctx, found, result.skipped)
         if novelty is Novelty.BASELINE:
-            base_ctx = ctx.for_side("base", _base_files(change, files))
+            base_ctx = ctx.for_side("base", _base_files(change, files, deadline))
             before: list[Finding] = []
             _consume(check, base_ctx.files, base_ctx, before, [])  # its skips describe the base: dropped
             on_base = {f.fingerprint for f in before}
     except _Overtime:
-        result.error = f"did not finish within {deadline.limit:g} s"
+        result.error = ("cancelled before it finished" if deadline.cancelled.is_set()
+                        else f"did not finish within {deadline.limit:g} s")
     except CheckTimeout as exc:
         result.error = str(exc)
     except Exception as exc:  # any failure must surface as a failed check, never a crash or a pass
@@ -100,10 +106,12 @@ def run_check(
             result.skipped += ctx.skipped
     # what a line-mode check found before it failed is still shown (the run fails anyway); a baseline
     # check's findings cannot be told new from old without both runs, so an error leaves none
+    found, from_history = _split_history(found, change)
     if novelty is Novelty.BASELINE:
         kept = [f for f in found if on_base is not None and f.fingerprint not in on_base]
     else:
         kept = [f for f in found if _introduced(f, by_path.get(f.path), novelty)]
+    kept += from_history
     kept = [f for f in kept if not policy.ignores(f.path, check.name)]  # an engine may report anywhere
     result.findings = _dedupe(dataclasses.replace(f, check=check.name) if f.check != check.name else f
                               for f in kept)
@@ -130,19 +138,42 @@ def _consume(check: Check, files: list[ChangedFile], ctx: CheckContext, found: l
         raise _Overtime()
 
 
+def _split_history(found: list[Finding], change: Change) -> tuple[list[Finding], list[Finding]]:
+    """(findings naming no commit, findings naming a commit of `change.history`).
+
+    A finding with `metadata["commit"]` was made from what that commit added (`checks.history`), so it is
+    introduced by construction: it is judged by the history (is the commit one of the change's?), not by the
+    head's added lines or a baseline run, and its path need not be in the final change (a key committed and
+    deleted on the branch). One naming any other commit, or made on a change without a history, is dropped.
+    """
+    plain: list[Finding] = []
+    judged: list[Finding] = []
+    for f in found:
+        commit = f.metadata.get("commit")
+        if commit is None:
+            plain.append(f)
+        elif change.history is not None and commit in change.history:
+            judged.append(f)
+    return plain, judged
+
+
 def _introduced(finding: Finding, file: ChangedFile | None, novelty: Novelty) -> bool:
-    """Line modes: the finding is on a changed, not removed, file, and on (or touching) an added line."""
+    """Line modes: the finding is on a changed, not removed, file, and on (or touching) an added line.
+
+    A whole-file finding counts when the change added the file or added lines to it (a changed binary
+    file counts as wholly added): a rename or a mode change alone introduces nothing.
+    """
     if file is None or file.status is FileStatus.REMOVED:
         return False
     if finding.file_level:
-        return True
+        return file.status is FileStatus.ADDED or bool(file.added_lines)
     if novelty is Novelty.TOUCHES_ADDED:
         end = finding.end_line if finding.end_line and finding.end_line > finding.line else finding.line
         return file.added_lines.overlaps(finding.line, end)
     return finding.line in file.added_lines
 
 
-def _base_files(change: Change, head_files: list[ChangedFile]) -> list[ChangedFile]:
+def _base_files(change: Change, head_files: list[ChangedFile], deadline: Deadline) -> list[ChangedFile]:
     """The head run's files as they were on the base, under their head paths so fingerprints compare.
 
     A file the change added has no base version and is left out; so is one whose base is a symlink, absent
@@ -151,6 +182,8 @@ def _base_files(change: Change, head_files: list[ChangedFile]) -> list[ChangedFi
     """
     base: list[ChangedFile] = []
     for f in head_files:
+        if deadline.expired():
+            raise _Overtime()
         if f.status is FileStatus.ADDED:
             continue
         data = _read_base(change, f.old_path or f.path)
@@ -204,16 +237,23 @@ def run_checks(
     timeout: float = DEFAULT_TIMEOUT,
     services: Mapping[str, Any] | None = None,
     parallel: bool = True,
+    cancel: threading.Event | None = None,
 ) -> list[CheckResult]:
     """Run several checks on one change, concurrently when asked, results in the order given.
 
-    Each check gets its own `timeout` and the policy's ignore_paths and settings for it.
+    Each check gets its own `timeout` and the policy's ignore_paths and settings for it. `cancel` stops them
+    all; an interrupt here (Ctrl-C) sets it, so engines do not run on while the pool winds down.
     """
+    cancel = cancel or threading.Event()
 
     def one(check: Check) -> CheckResult:
-        return run_check(check, change, policy=policy, timeout=timeout, services=services)
+        return run_check(check, change, policy=policy, timeout=timeout, services=services, cancel=cancel)
 
     if not parallel or len(checks) < 2:
         return [one(c) for c in checks]
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:
-        return list(pool.map(one, checks))
+        try:
+            return list(pool.map(one, checks))
+        except BaseException:
+            cancel.set()
+            raise

@@ -13,7 +13,16 @@ import stat
 
 from checks.change import FileTooLarge, ReadError, Side
 from checks.diff import decode_path
-from checks.git_change import _GITLINK_MODE, _SYMLINK_MODE, BlobReader, _blob_sizes, git, human_size
+from checks.git_change import (
+    _GITLINK_MODE,
+    _SYMLINK_MODE,
+    BlobReader,
+    GitError,
+    _blob_sizes,
+    git,
+    human_size,
+    open_nofollow,
+)
 
 
 class GitReader:
@@ -30,6 +39,12 @@ class GitReader:
         self.blobs, self.max = blobs, max_file_bytes
 
     def __call__(self, side: Side, path: str) -> bytes | None:
+        try:
+            return self._read(side, path)
+        except GitError as exc:  # the Reader contract: "could not read" is a ReadError, never "absent"
+            raise ReadError(f"{path}: {exc}") from None
+
+    def _read(self, side: Side, path: str) -> bytes | None:
         if side == "base":
             return self._tree(self.base, path)
         if self.head == "worktree":
@@ -97,21 +112,3 @@ class GitReader:
 
     def _too_big(self, size: int) -> str:
         return f"larger than the {human_size(self.max)} size cap ({human_size(size)})"
-
-
-def open_nofollow(root: str, rel: str) -> int:
-    """A read-only descriptor for `root/rel`, opening each directory and the file with O_NOFOLLOW.
-
-    A symlink anywhere on the path fails with ELOOP (or ENOTDIR), so nothing outside what git tracks at
-    that path is ever read. The caller closes the descriptor.
-    """
-    parts = rel.split("/")
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        for part in parts[:-1]:
-            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-            os.close(fd)
-            fd = nxt
-        return os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0), dir_fd=fd)
-    finally:
-        os.close(fd)

@@ -7,7 +7,12 @@ behind), and a timeout becomes `CheckTimeout`, which the engine reports as the c
 short is never a clean one.
 
 The engine gets a minimal environment, not the worker's: the App's process holds the GitHub App key and the
-webhook secret in its environment, and no engine needs them.
+webhook secret in its environment, and no engine needs them. Its HOME is the caller's choice (the check
+context gives each check a private one), so no engine reads or writes the worker's home directory.
+
+Every live engine's process group is recorded, so `kill_all()` can stop them when the process exits while a
+check's thread is still waiting (a worker stopping mid-job); a `cancel` event stops one early (a job that
+another worker took over, Ctrl-C in `prguard scan`).
 """
 
 from __future__ import annotations
@@ -16,16 +21,34 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
+import time
 from collections.abc import Mapping, Sequence
 
 #: Variables an engine may inherit from ours; everything else (credentials included) stays behind.
 INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SSL_CERT_FILE")
 #: Seconds to collect a killed group's last output before closing the pipes regardless.
 _REAP_GRACE = 5.0
+#: How often a waiting check looks at its cancel event.
+_POLL = 0.2
+
+_live: set[int] = set()
+_live_lock = threading.Lock()
 
 
 class CheckTimeout(Exception):
-    """An engine did not finish in time and was killed with its process group. One-line message."""
+    """An engine did not finish in time (or its check was cancelled) and was killed with its process
+    group. One-line message."""
+
+
+def kill_all() -> int:
+    """SIGKILL every engine's process group still running; returns how many. For process exit paths."""
+    with _live_lock:
+        groups = list(_live)
+        _live.clear()
+    for pgid in groups:
+        _signal_group(pgid)
+    return len(groups)
 
 
 def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -45,12 +68,14 @@ def run_tool(
     env: Mapping[str, str] | None = None,
     input: bytes | None = None,
     limit: str | None = None,
+    cancel: threading.Event | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run `argv` in `cwd` and return its exit status and output; raise `CheckTimeout` after `timeout` s.
 
     The caller (the check context) passes the smaller of the tool's own limit and the check's remaining
     time, and `limit` to name it in the message ("the check's 300 s time limit"). A non-zero exit is
-    returned, not raised: engines use exit codes to say "found something".
+    returned, not raised: engines use exit codes to say "found something". A set `cancel` event kills the
+    engine within a fraction of a second and raises `CheckTimeout` too.
     """
     name = os.path.basename(str(argv[0])) if argv else "?"
     limit = limit or f"{timeout:.3g} s"
@@ -65,18 +90,71 @@ def run_tool(
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
+    with _live_lock:
+        _live.add(proc.pid)
     try:
-        out, err = proc.communicate(input, timeout=timeout)
+        out, err = _wait(proc, input, time.monotonic() + timeout, cancel)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         raise CheckTimeout(f"{name} timed out: killed at {limit}") from None
+    except _Cancelled:
+        _kill_group(proc)
+        raise CheckTimeout(f"{name} was stopped: the check was cancelled") from None
     except BaseException:
         _kill_group(proc)
         raise
     finally:
-        # members of the group that outlived its leader (a daemonised helper) go too
-        _signal_group(proc.pid)
+        with _live_lock:
+            _live.discard(proc.pid)
+        # members of the group that outlived its reaped leader (a daemonised helper) go too; only while the
+        # group still exists, which also means its id cannot have been reused by another process
+        if _group_exists(proc.pid):
+            _signal_group(proc.pid)
     return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _wait(proc: subprocess.Popen[bytes], input: bytes | None, until: float,
+          cancel: threading.Event | None) -> tuple[bytes, bytes]:
+    """`communicate` until `until`, in slices when there is a `cancel` event to look at."""
+    first = True
+    while True:
+        left = until - time.monotonic()
+        if left <= 0:
+            raise subprocess.TimeoutExpired(proc.args, 0)
+        if cancel is not None and cancel.is_set():
+            raise _Cancelled
+        try:
+            # input goes with the first call only: communicate keeps sending it across retries
+            return proc.communicate(input if first else None, timeout=min(left, _POLL) if cancel else left)
+        except subprocess.TimeoutExpired:
+            first = False
+            if cancel is None:
+                raise
+
+
+def _group_exists(pgid: int) -> bool:
+    """Whether any process is still in group `pgid` (Linux /proc; elsewhere assume it is gone)."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return False
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        # fields after the command name (which may hold spaces): state ppid pgrp ...
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 2 and fields[2] == str(pgid).encode():
+            return True
+    return False
 
 
 def _signal_group(pgid: int) -> None:

@@ -74,7 +74,7 @@ class Stack:
             app_id=double.app_id, private_key=double.private_key_pem, api_url=double.base_url,
             server_error_delays=FAST_RETRIES, max_rate_limit_wait=5.0, api_version=self.settings.api_version,
         ))
-        self.pipeline = ScanHandler(self.settings, self.redis, github=self.github)
+        self.pipeline = ScanHandler(self.settings, self.redis, github=self.github, queue=self.queue)
         self.worker = Worker(self.queue, {"scan": self.pipeline}, concurrency=concurrency,
                              visibility_timeout=visibility_timeout, max_attempts=max_attempts,
                              shutdown_grace=2.0, block_ms=100)

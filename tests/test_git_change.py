@@ -190,7 +190,7 @@ def test_reading_refuses_to_follow_links(repo: GitRepo, tmp_path: Path) -> None:
     repo.symlink("link.txt", str(outside_dir / "f.txt"))
     root = os.path.realpath(repo.path)
 
-    with pytest.raises(PermissionError, match="leaves the repository"):
+    with pytest.raises(OSError):  # a symlinked directory on the way is never followed (ENOTDIR/ELOOP)
         read_worktree_file(root, "linkdir/f.txt")
     with pytest.raises(OSError):
         read_worktree_file(root, "link.txt")

@@ -85,10 +85,13 @@ def test_touches_added_keeps_a_block_whose_range_holds_an_added_line() -> None:
     assert result.findings[0].check == "marker", "the engine fills in the check's name"
 
 
-def test_file_level_findings_are_kept_when_the_file_is_in_the_change_and_not_removed() -> None:
+def test_file_level_findings_are_kept_when_the_change_added_to_the_file() -> None:
+    """A whole-file finding counts on a file the change added or added lines to; a file only renamed or
+    re-moded (no added line) introduces nothing, and a removed file or one outside the change never counts."""
     for novelty in (Novelty.ADDED_LINE, Novelty.TOUCHES_ADDED):
         change = Change("b", "h", [
-            modified("model.txt", "WHOLEFILE\n", added=[]),  # e.g. only renamed or re-moded: still in it
+            modified("model.txt", "WHOLEFILE\n", added=[1]),
+            modified("renamed.txt", "WHOLEFILE\n", added=[]),  # only renamed or re-moded: nothing new
             ChangedFile("gone.txt", FileStatus.REMOVED, LineSet()),
         ])
 

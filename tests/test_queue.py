@@ -28,7 +28,7 @@ async def test_enqueue_dedupes_by_delivery_id(queue: JobQueue, redis: Redis) -> 
     assert await enqueue(queue, make_job("same", head_sha="b" * 40)) is False
     assert await enqueue(queue, make_job("other")) is True
     assert await redis.xlen(queue.stream) == 2
-    assert 3 * 24 * 3600 - 5 <= await redis.ttl(queue.dedupe_mark("scan:same")) <= 3 * 24 * 3600
+    assert 3 * 24 * 3600 - 5 <= await redis.ttl(queue.dedupe_mark("same")) <= 3 * 24 * 3600
 
 
 async def test_a_failed_xadd_leaves_neither_mark_nor_head(queue: JobQueue, redis: Redis) -> None:
@@ -36,7 +36,7 @@ async def test_a_failed_xadd_leaves_neither_mark_nor_head(queue: JobQueue, redis
     job = make_job("d1")
     with pytest.raises(ResponseError, match="WRONGTYPE"):
         await enqueue(queue, job, updated_at="2026-01-01T00:00:00Z")
-    assert not await redis.exists(queue.dedupe_mark("scan:d1"))
+    assert not await redis.exists(queue.dedupe_mark("d1"))
     assert await queue.latest_version(job) is None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from githubkit.compat import type_validate_python
@@ -154,3 +155,13 @@ def test_every_policy_problem_is_listed_with_its_line() -> None:
                                  problems=problems)
     assert "line 2" in report.title
     assert all(f"- {p}" in report.summary for p in problems)
+
+
+def test_a_finding_in_an_earlier_commit_links_to_the_file_at_that_commit() -> None:
+    """A key committed and then deleted is gone from the head: the summary names the commit and links to the
+    file where it still exists, at that commit, not to the head (a 404)."""
+    commit = "c0ffee" + "1" * 34
+    old = dataclasses.replace(finding(0, path="leak.py"), metadata={"commit": commit})
+    report = report_for_result(result(old), fail_on=Severity.HIGH, blob_base=BLOB)
+    assert (f"[`leak.py (whole file) in {commit[:12]}`](https://github.com/octo/repo/blob/{commit}/leak.py)"
+            in report.summary)

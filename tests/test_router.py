@@ -148,3 +148,38 @@ async def test_an_envelope_for_a_feature_this_worker_does_not_know_is_retried_th
     [(_id, fields)] = await redis.xrange(queue.dead)
     assert fields[b"reason"].startswith(b"no handler for feature 'signoff'")
     assert await queue.pending_count() == 0
+
+
+class BrokenFeature(CommentFeature):
+    """A feature whose payload reading has a bug."""
+
+    name = "broken"
+
+    def envelopes(self, event: str, delivery_id: str, payload: dict[str, Any]) -> list[Envelope]:
+        return [self._missing(payload["no such key"])]  # type: ignore[attr-defined]
+
+
+def test_one_features_bug_does_not_cost_the_other_features_their_work(
+    redis_url: str, redis_prefix: str,
+) -> None:
+    """GitHub never retries a 4xx: a delivery answered 400 because one feature failed would lose every
+    other feature's work on it. Only when no feature could read it is it a 400."""
+    settings = load_settings("web", webhook_secret=SECRET, redis_url=redis_url, redis_prefix=redis_prefix)
+    both = prguard_router(BrokenFeature(RecordingHandler()), CommentFeature(RecordingHandler()))
+    alone = Router([BrokenFeature(RecordingHandler())])
+    body = json_body(comment_payload(2))
+    with ServedApp(create_app(settings, router=both)) as server:
+        reply = send(server.url, "issue_comment", body, SECRET, "d-both")
+        assert reply.status_code == 202
+    with ServedApp(create_app(settings, router=alone)) as server:
+        reply = send(server.url, "issue_comment", body, SECRET, "d-alone")
+        assert reply.status_code == 400 and reply.json() == {"status": "unexpected_payload"}
+
+
+def test_two_envelopes_with_one_dedupe_key_are_refused_rather_than_one_dropped() -> None:
+    class Twice(CommentFeature):
+        def envelopes(self, event: str, delivery_id: str, payload: dict[str, Any]) -> list[Envelope]:
+            return super().envelopes(event, delivery_id, payload) * 2
+
+    with pytest.raises(ValueError, match="same dedupe key"):
+        Router([Twice(RecordingHandler())]).route("issue_comment", "d", comment_payload(2))

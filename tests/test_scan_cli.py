@@ -398,7 +398,8 @@ def test_subprocess_not_a_repository(tmp_path: Path) -> None:
 
 def test_pre_commit_hook_blocks_a_commit_that_adds_a_token(repo: GitRepo) -> None:
     """The hook's entry from .pre-commit-hooks.yaml, installed as a plain git hook, on real `git commit`s."""
-    (hook,) = yaml.safe_load((PROJECT / ".pre-commit-hooks.yaml").read_text())
+    hook = next(h for h in yaml.safe_load((PROJECT / ".pre-commit-hooks.yaml").read_text())
+                if h["id"] == "prguard")
     assert (hook["id"], hook["language"], hook["pass_filenames"]) == ("prguard", "python", False)
     assert hook["entry"] == "prguard scan --staged"
     command, env = prguard_command()

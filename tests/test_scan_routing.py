@@ -28,7 +28,8 @@ def test_every_real_fixture_gives_the_expected_job_or_none() -> None:
         feature="scan", event="pull_request", action="opened", delivery_id="d1", installation_id=1,
         owner="Codertocat", repo="Hello-World", pr_number=2,
         head_sha="ec26c3e57ca3a959ca5aad62de7213c562f8c821",
-        supersede_key="scan:Codertocat/Hello-World#2", version="ec26c3e57ca3a959ca5aad62de7213c562f8c821",
+        supersede_key="codertocat/hello-world#2", dedupe_key="d1",
+        version="ec26c3e57ca3a959ca5aad62de7213c562f8c821",
         version_order="2019-05-15T15:20:33Z", records_version=True,
         data={"base_ref": "master", "base_sha": "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
               "head_ref": "changes"},
@@ -99,7 +100,7 @@ def test_a_pr_retargeted_to_another_base_is_scanned_again_other_edits_are_not() 
 def test_a_job_survives_the_round_trip_through_stream_fields() -> None:
     job = job_from_event("pull_request", "d1", fixture_payload("pull_request", "opened"))
     assert job is not None and Envelope.from_fields(job.to_fields()) == job
-    assert job.supersede_key and job.records_version and job.dedupe == "scan:d1"
+    assert job.supersede_key and job.records_version and job.dedupe == "d1"
 
 
 def test_a_check_suite_is_superseded_by_its_pr_but_records_no_head() -> None:
@@ -109,7 +110,7 @@ def test_a_check_suite_is_superseded_by_its_pr_but_records_no_head() -> None:
     head = payload["check_suite"]["head_sha"]
     payload["check_suite"]["pull_requests"] = [pr_stub(7, payload["repository"], head)]
     suite = job_from_event("check_suite", "d", payload)
-    assert suite is not None and suite.supersede_key == "scan:Codertocat/Hello-World#7"
+    assert suite is not None and suite.supersede_key == "codertocat/hello-world#7"
     assert not suite.records_version and suite.version == head
     fork = job_from_event("check_suite", "d", fixture_payload("check_suite", "requested"))
     assert fork is not None and fork.supersede_key == "" and fork.pr_number == 0

@@ -102,3 +102,18 @@ async def test_a_failing_or_hanging_task_is_logged_and_releases_its_lock(
     # ran in this interval: not again until it passes
     assert await scheduler.run_due() == []
 
+
+
+async def test_a_long_task_does_not_delay_another_on_the_same_worker(redis: Redis, redis_prefix: str) -> None:
+    slow, quick = Probe(duration=2.0), Probe(duration=0.01)
+    scheduler = Scheduler(redis, [PeriodicTask("slow", 0.1, slow.task_for("w"), timeout=5),
+                                  PeriodicTask("quick", 0.2, quick.task_for("w"))],
+                          holder="w", prefix=redis_prefix, tick=0.02)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(scheduler.run(stop))
+    await asyncio.sleep(1.5)
+    stop.set()
+    await asyncio.wait_for(runner, 5)
+    assert len(quick.runs) >= 5, quick.runs  # every 0.2 s while the slow one held the worker's other slot
+    assert slow.runs and slow.runs[0][2] - slow.runs[0][1] < 2.0  # cancelled at stop, lock released
+    assert not await redis.exists(f"{redis_prefix}:sched:slow:lock")

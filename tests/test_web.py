@@ -74,8 +74,8 @@ def test_signed_pull_request_opened_is_queued_once_with_its_fields(
         "repo": "Hello-World",
         "pr_number": "2",
         "head_sha": "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
-        "dedupe_key": "",
-        "supersede_key": "scan:Codertocat/Hello-World#2",
+        "dedupe_key": delivery,
+        "supersede_key": "codertocat/hello-world#2",
         "version": "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
         "version_order": "2019-05-15T15:20:33Z",
         "version_before": "",
@@ -85,8 +85,8 @@ def test_signed_pull_request_opened_is_queued_once_with_its_fields(
         "data.head_ref": "changes",
         "attempt": "1",
     }
-    assert db.hget(f"{redis_prefix}:newest:scan:codertocat/hello-world#2", "sha") == job["head_sha"]
-    assert db.ttl(f"{redis_prefix}:dedupe:scan:{delivery}") >= 3 * 24 * 3600
+    assert db.hget(f"{redis_prefix}:head:codertocat/hello-world#2", "sha") == job["head_sha"]
+    assert db.ttl(f"{redis_prefix}:delivery:{delivery}") >= 3 * 24 * 3600
 
 
 def test_duplicate_delivery_is_answered_200_and_not_queued_again(
@@ -216,7 +216,7 @@ def test_a_newer_push_moves_the_prs_head_and_a_late_older_one_does_not(
     assert send(receiver.url, "pull_request", json_body(newer), SECRET).status_code == 202
     assert send(receiver.url, "pull_request", json_body(older), SECRET).status_code == 202
     assert len(entries(db, redis_prefix)) == 2
-    assert db.hget(f"{redis_prefix}:newest:scan:codertocat/hello-world#2", "sha") == "2" * 40
+    assert db.hget(f"{redis_prefix}:head:codertocat/hello-world#2", "sha") == "2" * 40
 
 
 def test_two_pushes_in_the_same_second_arriving_out_of_order_keep_the_newer_head(
@@ -236,10 +236,10 @@ def test_two_pushes_in_the_same_second_arriving_out_of_order_keep_the_newer_head
     x, y, z = "1" * 40, "2" * 40, "3" * 40
     assert send(receiver.url, "pull_request", push(y, z), SECRET).status_code == 202
     assert send(receiver.url, "pull_request", push(x, y), SECRET).status_code == 202
-    assert db.hget(f"{redis_prefix}:newest:scan:codertocat/hello-world#2", "sha") == z
+    assert db.hget(f"{redis_prefix}:head:codertocat/hello-world#2", "sha") == z
     w = "4" * 40  # in order, a tie still moves the head forward
     assert send(receiver.url, "pull_request", push(z, w), SECRET).status_code == 202
-    assert db.hget(f"{redis_prefix}:newest:scan:codertocat/hello-world#2", "sha") == w
+    assert db.hget(f"{redis_prefix}:head:codertocat/hello-world#2", "sha") == w
 
 
 def test_a_failed_enqueue_leaves_no_dedupe_mark_so_redelivery_works(
@@ -249,7 +249,7 @@ def test_a_failed_enqueue_leaves_no_dedupe_mark_so_redelivery_works(
     delivery = str(uuid.uuid4())
     body = fixture_body("pull_request", "opened")
     assert send(receiver.url, "pull_request", body, SECRET, delivery).status_code == 503
-    assert not db.exists(f"{redis_prefix}:dedupe:scan:{delivery}")
+    assert not db.exists(f"{redis_prefix}:delivery:{delivery}")
     db.delete(f"{redis_prefix}:jobs")
     assert (
         send(receiver.url, "pull_request", body, SECRET, delivery).status_code == 202

@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("bot.cli.serve", "run the webhook receiver"),
     "worker": ("bot.cli.worker", "run a worker: queued pull-request work and periodic tasks"),
     "register": ("bot.cli.register", "create the GitHub App from app.yml (the manifest flow)"),
+    "lsp": ("bot.cli.lsp", "run the language server (stdio): the scan's findings live in the editor"),
 }
 
 

@@ -2,6 +2,8 @@
 
 The same checks as the App, on what this branch (or the index, for pre-commit) adds against the merge-base
 with the default branch. Policy comes from `.github/prguard.yml` on the BASE, never from the change itself.
+`--history` (the pre-push hook) also reads what each commit of the branch added (`checks.git_history`): a
+key committed and then deleted is still in what gets pushed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from checks.base import Check
 from checks.change import DEFAULT_MAX_FILE_BYTES, Change
 from checks.engine import DEFAULT_TIMEOUT, CheckResult, create_checks, run_checks
 from checks.finding import Severity
-from checks.git_change import GitError, change_from_git, find_root, read_at
+from checks.git_change import GitError, change_from_git, find_root, read_at, resolve_commit
+from checks.git_history import history_from_git, history_range
+from checks.history import DEFAULT_MAX_COMMITS, MAX_COMMITS_ENV, History, max_commits_from_env
 from checks.policy import POLICY_PATH, Policy, PolicyError, parse_policy
 
 EPILOG = """\
@@ -28,6 +32,10 @@ exit status:
   2  the scan could not be trusted: a usage or repository error, an invalid base policy, or a check
      that did not finish (it failed, or ran past --timeout; also reported on stderr and in the JSON/SARIF
      output): fail loudly, never pass
+
+--history also scans what each commit of the branch (merge-base..HEAD, or ..REV with --head) added, oldest
+first, up to --max-commits commits; a secret found only there is reported on its path as a whole-file
+finding naming the commit (rotate it: removing the line does not remove it from history).
 
 Policy: .github/prguard.yml is read from the base commit (per-check enabled, fail_on, ignore_paths);
 --fail-on overrides its thresholds. NO_COLOR or --no-color turns colour off; piped output is always plain.
@@ -97,11 +105,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"(exit 2; default: {DEFAULT_TIMEOUT:g})",
     )
     parser.add_argument("--no-color", action="store_true", help="never colour the text output")
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help="also scan what each commit of the branch added, for secrets committed and then deleted "
+        "(the pre-push hook)",
+    )
+    parser.add_argument(
+        "--max-commits",
+        type=_positive_int,
+        metavar="N",
+        help=f"with --history, read at most N commits, oldest first; the rest are listed as not scanned "
+        f"(default: ${MAX_COMMITS_ENV}, else {DEFAULT_MAX_COMMITS})",
+    )
+
+
+class UsageError(Exception):
+    """A setting the scan cannot use (one line, exit 2)."""
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         return _scan(args)
+    except UsageError as exc:
+        _err(str(exc))
     except PolicyError as exc:
         more = len(exc.problems) - 1
         _err(f"{exc} (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else str(exc))
@@ -122,6 +149,8 @@ def _scan(args: argparse.Namespace) -> int:
     change = change_from_git(
         root, args.base, staged=args.staged, head=args.head, max_file_bytes=args.max_file_size
     )
+    if args.history:
+        change.history = load_history(root, args)
     policy = load_policy(root, change.base)
     checks, results, disabled = _create_checks(policy)
     results += run_all(checks, change, policy, timeout=args.timeout)
@@ -145,6 +174,26 @@ def _scan(args: argparse.Namespace) -> int:
     for result in report.errors():
         _err(f"check {result.check} did not finish: {result.error}")
     return report.exit_code()
+
+
+def load_history(root: str, args: argparse.Namespace) -> History:
+    """What each commit of merge-base..HEAD (or ..`--head`) added; empty before the first commit."""
+    try:
+        cap = args.max_commits or max_commits_from_env()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.staged and not _has_commits(root):
+        return History(total_commits=0, source="git")
+    base, head = history_range(root, args.base, args.head)
+    return history_from_git(root, base, head, max_commits=cap, max_file_bytes=args.max_file_size)
+
+
+def _has_commits(root: str) -> bool:
+    try:
+        resolve_commit(root, "HEAD")
+    except GitError:
+        return False
+    return True
 
 
 def load_policy(root: str, base: str) -> Policy:

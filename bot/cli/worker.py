@@ -51,10 +51,13 @@ def run_service(main: Coroutine[Any, Any, int], linger: float = 1.0) -> int:
     Why: a job cancelled at shutdown stops awaiting its scan, but an in-process check's thread
     (`asyncio.to_thread`) cannot be stopped; `asyncio.run` and then the interpreter would join it, so a
     SIGTERM'd worker could outlive its grace period by the length of a scan and be SIGKILLed by the platform.
-    (Checks that run engines as subprocesses are killed at their deadline and leave no thread.) By then every
-    unfinished job was handed back, so once `main` returned the process exits at once (`os._exit`, logs
-    flushed) if such threads are still running `linger` seconds later.
+    Cancelling a job also cancels its checks (their engines are killed within a fraction of a second), and
+    any engine process group still alive when `main` returns is killed here (`checks.tools.kill_all`), so no
+    engine outlives the worker. By then every unfinished job was handed back, so the process exits at once
+    (`os._exit`, logs flushed) if check threads are still running `linger` seconds later.
     """
+    from checks.tools import kill_all
+
     loop = asyncio.new_event_loop()
     try:
         code = loop.run_until_complete(main)
@@ -66,6 +69,9 @@ def run_service(main: Coroutine[Any, Any, int], linger: float = 1.0) -> int:
         loop.run_until_complete(loop.shutdown_asyncgens())
     finally:
         loop.close()  # shuts the default executor down without waiting for its threads
+        killed = kill_all()
+        if killed:
+            log.warning("worker.engines_killed", groups=killed, note="their jobs were handed back")
     deadline = time.monotonic() + linger
     for thread in threading.enumerate():
         if thread is not threading.current_thread() and not thread.daemon:

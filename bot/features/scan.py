@@ -22,16 +22,18 @@ of the checks (`prguard/<check>`), never another feature's runs on the same comm
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from githubkit import GitHub
 
-from bot.github.checkruns import CheckRuns, Run, pr_from_external_id, run_name
+from bot.github.checkruns import PREFIX, CheckRuns, Run, pr_from_external_id, run_name
 from bot.github.client import GitHubApp
 from bot.github.publish import complete, create_completed, post, settle
 from bot.github.pull_change import FetchOptions, FetchStats, HeadMoved, build_change
+from bot.github.pull_commits import pull_history
 from bot.github.pulls import PullContext, base_policy, context_of, pr_for_head
 from bot.github.render import (
     RunReport,
@@ -45,11 +47,12 @@ from bot.github.render import (
 )
 from bot.log import Logger, get_logger, scrub
 from bot.runtime.envelope import Envelope, IsCurrent
+from bot.runtime.queue import JobQueue
 from bot.runtime.scheduler import PeriodicTask
 from checks import registry
 from checks.change import ChangedFile
 from checks.engine import create_checks, run_checks
-from checks.policy import Policy, PolicyError
+from checks.policy import PolicyError
 
 #: (event, action) pairs that start a scan of a PR head (plus `pull_request.edited` with a new base)
 EVENTS: dict[str, frozenset[str]] = {
@@ -68,7 +71,7 @@ class ScanFeature:
         return [envelope] if envelope is not None else []
 
     def handler(self, services: Any) -> ScanHandler:
-        return ScanHandler(services.settings, services.redis, github=services.github)
+        return ScanHandler(services.settings, services.redis, github=services.github, queue=services.queue)
 
     def periodic(self, services: Any) -> list[PeriodicTask]:
         return []
@@ -118,9 +121,12 @@ def make_envelope(event: str, action: str, delivery_id: str, installation_id: in
     return Envelope(
         feature=ScanFeature.name, event=event, action=action, delivery_id=delivery_id,
         installation_id=installation_id, owner=owner, repo=repo, pr_number=number, head_sha=head_sha,
+        # the delivery id and "owner/repo#N" (lower case: GitHub's names are case-insensitive) keep the key
+        # names of the release before features, so old and new processes agree during a rolling deploy
+        dedupe_key=delivery_id,
         # the PR's scans: a newer head supersedes older ones. Only `pull_request` deliveries say which head
         # is newest (ordered by `updated_at`, ties broken by the push's `before`)
-        supersede_key=f"scan:{owner}/{repo}#{number}" if number else "",
+        supersede_key=f"{owner}/{repo}#{number}".lower() if number else "",
         version=head_sha, version_order=updated_at, version_before=before,
         records_version=event == "pull_request" and number > 0,
         data=data,
@@ -147,13 +153,16 @@ class ScanOptions:
     fetch_concurrency: int = 8
     #: seconds each check may run (`checks.engine`): an engine still running then is killed, the run fails
     check_timeout: float = 300.0
+    #: commits of a PR whose additions are read (`PRGUARD_HISTORY_MAX_COMMITS`)
+    history_max_commits: int = 200
     #: seconds before re-reading a PR whose head differs from the job's (GitHub's reads may lag a webhook)
     head_recheck_delay: float = 1.0
 
     @classmethod
     def from_settings(cls, settings: Any) -> ScanOptions:
         return cls(annotation_cap=settings.annotation_cap, max_file_bytes=settings.max_file_bytes,
-                   fetch_concurrency=settings.github_fetch_concurrency, check_timeout=settings.check_timeout)
+                   fetch_concurrency=settings.github_fetch_concurrency, check_timeout=settings.check_timeout,
+                   history_max_commits=settings.history_max_commits)
 
 
 def _check_runs(names: list[str], runs: list[Run]) -> list[Run]:
@@ -165,11 +174,12 @@ def _check_runs(names: list[str], runs: list[Run]) -> list[Run]:
 class ScanHandler:
     """The scan's `bot.runtime.envelope.Handler` (see the module docstring)."""
 
-    def __init__(self, settings: Any, redis: Any, *, github: GitHubApp | None = None,
+    def __init__(self, settings: Any, redis: Any, *, github: GitHubApp, queue: JobQueue,
                  options: ScanOptions | None = None) -> None:
         self.settings = settings
         self.redis = redis
-        self.github = github or GitHubApp.from_settings(settings)
+        self.github = github
+        self.queue = queue
         self.options = options or ScanOptions.from_settings(settings)
 
     # --- Handler ------------------------------------------------------------------------------------------
@@ -242,7 +252,7 @@ class ScanHandler:
     async def _cancel_open(self, runs: CheckRuns, head_sha: str, newer: str, *, closed: bool = False) -> int:
         open_runs = _check_runs(registry.check_names(), await runs.open_runs(head_sha))
         await settle(
-            post(runs, run, report_cancelled(run.name.removeprefix("prguard/"), newer, closed=closed))
+            post(runs, run, report_cancelled(run.name.removeprefix(PREFIX), newer, closed=closed))
             for run in open_runs
         )
         return len(open_runs)
@@ -319,15 +329,12 @@ class ScanHandler:
         ))
         return dict(zip(names, created, strict=True))
 
-    async def _policy(self, gh: GitHub[Any], job: Envelope, pull: PullContext) -> tuple[Policy, str]:
-        return await base_policy(gh, job.owner, job.repo, pull)
-
     async def _scan(self, gh: GitHub[Any], job: Envelope, pull: PullContext, log: Logger
                     ) -> dict[str, RunReport]:
         try:
-            policy, source = await self._policy(gh, job, pull)
+            policy, source = await base_policy(gh, job.owner, job.repo, pull)
         except PolicyError as exc:
-            log.warning("pipeline.policy_invalid", line=exc.line, error=str(exc))
+            log.warning("scan.policy_invalid", line=exc.line, error=str(exc))
             message = getattr(exc, "message", str(exc))
             return {c: report_policy_error(c, message, exc.line, pull.base_ref,
                                            problems=getattr(exc, "problems", ()))
@@ -358,8 +365,21 @@ class ScanHandler:
                                      concurrency=self.options.fetch_concurrency),
                 logger=log, stats=stats,
             )
-            done = await asyncio.to_thread(run_checks, checks, change, policy=policy,
-                                           timeout=self.options.check_timeout)
+            # what each commit added: secrets committed and deleted on the branch (bot.github.pull_commits)
+            change.history = await pull_history(
+                gh, job.owner, job.repo, pull, checks, max_commits=self.options.history_max_commits,
+                max_file_bytes=self.options.max_file_bytes, concurrency=self.options.fetch_concurrency,
+                logger=log, stats=stats,
+            )
+            # a cancelled job (shutdown, or another worker took it over) cancels its checks too: their
+            # engines are killed instead of running on beside the next owner's
+            cancel = threading.Event()
+            try:
+                done = await asyncio.to_thread(run_checks, checks, change, policy=policy,
+                                               timeout=self.options.check_timeout, cancel=cancel)
+            except asyncio.CancelledError:
+                cancel.set()
+                raise
             results = {r.check: r for r in done}
             results.update(broken)
         else:
@@ -371,16 +391,14 @@ class ScanHandler:
                 result, fail_on=policy.fail_on_for(name), blob_base=blob_base, policy_source=source,
                 annotation_cap=self.options.annotation_cap, unlisted=int(stats.extra.get("unlisted", 0)),
             )
-            log.info("pipeline.check_done", check=name, findings=len(result.findings),
+            log.info("scan.check_done", check=name, findings=len(result.findings),
                      error=bool(result.error), seconds=round(result.duration_s, 3))
         return {name: reports[name] for name in registry.check_names()}
 
     async def _newest_head(self, job: Envelope) -> str:
         """The PR's newest known head, for a nicer summary only: never lets a cancellation fail."""
         try:
-            from bot.runtime.queue import JobQueue
-
-            return str(await JobQueue.from_settings(self.redis, self.settings).latest_version(job) or "")
+            return str(await self.queue.latest_version(job) or "")
         except Exception as exc:
             get_logger("prguard.scan", **job.log_context()).warning("scan.newest_head_unknown",
                                                                      error=scrub(repr(exc)))

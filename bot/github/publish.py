@@ -1,6 +1,6 @@
 """Post a `RunReport` to a check run: the completing write, then annotation batches, never left `in_progress`.
 
-Every feature that owns check runs (the PR scan today, the sign-off next) completes them through here, so the
+Every feature that owns check runs (the PR scan today; any later one) completes them through here, so the
 rules hold for all of them: GitHub's 50-annotations-per-request batching, a 422 for one bad annotation does
 not leave the run open, and several runs are written together with every write allowed to finish.
 """

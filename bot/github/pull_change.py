@@ -30,7 +30,7 @@ from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
 from bot.github.client import error_message
-from bot.log import Logger, get_logger
+from bot.log import Logger, get_logger, scrub
 from checks.change import (
     DEFAULT_MAX_FILE_BYTES,
     Change,
@@ -59,10 +59,6 @@ STATUS = {
     "removed": FileStatus.REMOVED,
     "renamed": FileStatus.RENAMED,
 }
-
-
-#: seconds a check waits for a lazily fetched base file
-BASE_FETCH_TIMEOUT = 60.0
 
 
 class HeadMoved(Exception):
@@ -244,7 +240,7 @@ async def build_change(
             old_path=entry.previous_filename if isinstance(entry.previous_filename, str) else None,
         )
         change.files.append(file)
-        reader.add_changed(file)
+        reader.add_changed(file, blob_sha=entry.sha if isinstance(entry.sha, str) else None)
         if status is FileStatus.REMOVED or not wants(file):
             continue
         jobs.append(asyncio.ensure_future(
@@ -291,32 +287,24 @@ async def _prefetch(file: ChangedFile, fetcher: ContentFetcher, change: Change, 
                 file.base_loader = lambda: base_data
                 reader.remember("base", file.old_path or file.path, base_data)
     if file.base_loader is None and file.status in (FileStatus.MODIFIED, FileStatus.RENAMED):
-        file.base_loader = _lazy_base(fetcher, file.old_path or file.path, base_sha)
+        file.base_loader = _lazy_base(reader, file.old_path or file.path)
 
 
-def _lazy_base(fetcher: ContentFetcher, path: str, base_sha: str) -> Callable[[], bytes | None]:
-    """A base-side loader that fetches only when a check asks.
+def _lazy_base(reader: RemoteReader, path: str) -> Callable[[], bytes | None]:
+    """A base-side loader that fetches only when a check asks, through the job's reader (one cache, one
+    symlink rule, one budget of time).
 
     The secrets check reads the base of the few files where it found something, to drop secrets the file
     already had (a re-indented line is not a new leak); fetching every base up front would double the API
-    calls of every job. Checks run in a worker thread, so the loader hands the request to the event loop
-    and waits. On the loop's own thread, or when the request fails, it answers None ("base unknown"),
-    which makes a check keep its findings: the safe direction.
+    calls of every job. When the read fails it answers None ("base unknown"), which makes a check keep its
+    findings: the safe direction for a loader (`ctx.read` raises instead, for checks that must know).
     """
-    loop = asyncio.get_running_loop()
 
     def load() -> bytes | None:
         try:
-            on_loop = asyncio.get_running_loop() is loop
-        except RuntimeError:
-            on_loop = False
-        if on_loop:
-            return None
-        future = asyncio.run_coroutine_threadsafe(fetcher.fetch(path, base_sha, None), loop)
-        try:
-            return future.result(timeout=BASE_FETCH_TIMEOUT).data
-        except Exception:  # a missing base only means no findings are dropped
-            future.cancel()
+            return reader("base", path)
+        except ReadError as exc:
+            log.warning("change.base_unavailable", path=path, error=scrub(str(exc))[:300])
             return None
 
     return load
@@ -351,9 +339,13 @@ class RemoteReader:
         self._known: dict[tuple[Side, str], bytes | None] = {}
         self._changed: set[tuple[Side, str]] = set()  # the PR's own paths: not counted in the budget
         self._counted: set[tuple[Side, str]] = set()
+        self._blobs: dict[tuple[Side, str], str] = {}
 
-    def add_changed(self, file: ChangedFile) -> None:
-        """Note one of the PR's files: its reads are free, and a side it does not exist on is known."""
+    def add_changed(self, file: ChangedFile, blob_sha: str | None = None) -> None:
+        """Note one of the PR's files: its reads are free, a side it does not exist on is known, and its
+        head blob SHA (from the files API) lets a read of it tell the file from a symlink's target."""
+        if blob_sha:
+            self._blobs[("head", file.path)] = blob_sha
         base_path = file.old_path or file.path
         self._changed.update({("head", file.path), ("base", base_path)})
         if file.status is FileStatus.REMOVED:
@@ -381,7 +373,7 @@ class RemoteReader:
                                     "request in one job; not read")
                 self.extra_reads += 1
                 self._counted.add(key)
-        fetched = self._fetch(path, self.refs[side])
+        fetched = self._fetch(path, self.refs[side], self._blobs.get(key))
         if fetched.error is not None:
             raise ReadError(f"{path} at {self.refs[side][:12]}: {fetched.error}")
         if fetched.data is not None:
@@ -401,8 +393,8 @@ class RemoteReader:
         if on_loop:
             raise ReadError(f"{path}: read on the event loop's thread (checks run in worker threads)")
 
-    def _fetch(self, path: str, ref: str) -> _Fetched:
-        future = asyncio.run_coroutine_threadsafe(self.fetcher.fetch(path, ref, None), self._loop)
+    def _fetch(self, path: str, ref: str, blob_sha: str | None) -> _Fetched:
+        future = asyncio.run_coroutine_threadsafe(self.fetcher.fetch(path, ref, blob_sha), self._loop)
         try:
             return future.result(timeout=READ_TIMEOUT)
         except TimeoutError:

@@ -70,9 +70,15 @@ def _cell(text: str, limit: int = 200) -> str:
 
 
 def blob_link(blob_base: str, finding: Finding) -> str:
+    """A link to the finding's lines at the head, or, for a finding in what an earlier commit added (its
+    `metadata["commit"]`), to the file at that commit, where it still exists."""
     end = finding.end_line if finding.end_line and finding.end_line > finding.line else None
     anchor = "" if finding.file_level else f"#L{finding.line}" + (f"-L{end}" if end else "")
     location = f"{finding.path} (whole file)" if finding.file_level else f"{finding.path}:{finding.line}"
+    commit = str(finding.metadata.get("commit") or "")
+    if commit:
+        location += f" in {commit[:12]}"
+        blob_base = f"{blob_base.rsplit('/', 1)[0]}/{commit}" if blob_base else ""
     if not blob_base:
         return f"`{_cell(location)}`"
     return f"[`{_cell(location)}`]({blob_base}/{quote(finding.path)}{anchor})"

@@ -10,11 +10,17 @@ Redis keys (`prefix` defaults to "prguard", setting PRGUARD_REDIS_PREFIX)::
     {prefix}:jobs                    the stream of envelopes (XADD MAXLEN ~ maxlen); consumer group "workers"
     {prefix}:dead                    dead letters: the envelope's fields + reason, entry_id, attempts and
                                      failed_at
-    {prefix}:dedupe:{dedupe_key}     an envelope with this dedupe key was queued (value: the stream entry id),
-                                     TTL dedupe_ttl (by default the key is "<feature>:<X-GitHub-Delivery>")
-    {prefix}:newest:{supersede_key}  hash {sha, updated_at, before, entry}: the newest version (a PR's
-                                     head SHA)
-                                     and the stream entry that recorded it, TTL head_ttl
+    {prefix}:delivery:{dedupe_key}   an envelope with this dedupe key was queued (value: the stream entry id),
+                                     TTL dedupe_ttl (by default the key is "<feature>:<X-GitHub-Delivery>";
+                                     the PR scan's is the bare delivery id, as before features existed)
+    {prefix}:head:{supersede_key}    hash {sha, updated_at, before, entry}: the newest version (a PR's head
+                                     SHA) and the stream entry that recorded it, TTL head_ttl (the PR scan's
+                                     key is "owner/repo#N", as before features existed)
+
+The PR scan keeps the key names of the release before envelopes, so during a rolling deploy old and new
+receivers and workers share one dedupe mark and one newest-head record per PR. Deploy workers before
+receivers: an old worker reads a new envelope as a scan job (it ignores the fields it does not know), which
+is right for scans but not for work of features it does not know.
     {prefix}:error:{entry_id}        last error of a failing entry (for the dead letter's reason), 1 day
 
 The stream is bounded: XADD trims it to about `maxlen` entries (approximate trimming, `MAXLEN ~`; default
@@ -172,11 +178,10 @@ class JobQueue:
 
     # --- keys ---------------------------------------------------------------------------------------------
     def dedupe_mark(self, dedupe_key: str) -> str:
-        return f"{self.prefix}:dedupe:{dedupe_key}"
+        return f"{self.prefix}:delivery:{dedupe_key}"
 
     def newest_key(self, supersede_key: str) -> str:
-        # owner and repository names are case-insensitive on GitHub, and features build keys from them
-        return f"{self.prefix}:newest:{supersede_key.lower()}"
+        return f"{self.prefix}:head:{supersede_key}"
 
     def _error_key(self, entry_id: str) -> str:
         return f"{self.prefix}:error:{entry_id}"

@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from bot.log import get_logger
 from bot.runtime.envelope import Envelope, Handler
 from bot.runtime.scheduler import PeriodicTask
 
 #: in `Feature.events`, stands for every action of an event
 ANY_ACTION = "*"
+
+log = get_logger("prguard.router")
 
 
 class Feature(Protocol):
@@ -58,11 +61,33 @@ class Router:
         ]
 
     def route(self, event: str, delivery_id: str, payload: dict[str, Any]) -> list[Envelope]:
-        """Every envelope the delivery asks for, across features; empty when prguard has nothing to do."""
-        action = str(payload.get("action", ""))
+        """Every envelope the delivery asks for, across features; empty when prguard has nothing to do.
+
+        One feature that cannot read the payload must not cost the others their work (GitHub never retries
+        a 4xx): its error is logged and the other features' envelopes are kept. Only when every interested
+        feature failed does the error propagate (the receiver answers 400).
+        """
+        action = payload.get("action")
+        action = action if isinstance(action, str) else ""
         out: list[Envelope] = []
+        failed: list[Exception] = []
         for feature in self.wants(event, action):
-            out.extend(feature.envelopes(event, delivery_id, payload))
+            try:
+                envelopes = feature.envelopes(event, delivery_id, payload)
+            except Exception as exc:  # a feature's bug or an odd payload: isolate it, say so
+                # no traceback: the payload is unauthenticated-shaped data; the type and place are enough
+                log.error("router.feature_failed", feature=feature.name, event=f"{event}.{action}"[:100],
+                          delivery=delivery_id[:64], error=type(exc).__name__,
+                          where=_where(exc))
+                failed.append(exc)
+                continue
+            out.extend(envelopes)
+        if failed and not out:
+            raise failed[0]
+        keys = [e.dedupe for e in out]
+        if len(set(keys)) != len(keys):
+            # two envelopes with one dedupe key: the second would be dropped silently as a "duplicate"
+            raise ValueError(f"features gave envelopes with the same dedupe key for {event}.{action}")
         return out
 
     def handlers(self, services: Any) -> dict[str, Handler]:
@@ -70,3 +95,11 @@ class Router:
 
     def periodic(self, services: Any) -> list[PeriodicTask]:
         return [task for feature in self.features.values() for task in feature.periodic(services)]
+
+
+def _where(exc: BaseException) -> str:
+    """`module.py:123` of the innermost frame: enough to find a feature's bug without logging a traceback."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}" if tb is not None else "?"

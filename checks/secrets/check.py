@@ -1,4 +1,8 @@
-"""`SecretsCheck`: hard-coded credentials on the lines a change adds, LLM provider keys first."""
+"""`SecretsCheck`: hard-coded credentials on the lines a change adds, LLM provider keys first.
+
+With a history on the change (`Change.history`), also in what each of its commits added: a key committed
+and then deleted is still in the history (`checks.secrets.history_scan`).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from checks.change import ChangedFile, FileStatus, LineSet, looks_binary
 from checks.finding import Finding, Skipped, make_fingerprint
 from checks.redact import redact
 from checks.secrets.filters import alphabet_of
+from checks.secrets.history_scan import HeadBlobs, scan_history
 from checks.secrets.rules import RULES
 from checks.secrets.scanner import GENERIC, Hit, scan_bytes
 
@@ -36,6 +41,8 @@ class SecretsCheck:
     #: a key sits on one line: the line must be one the change added (old keys moved around are dropped
     #: by `_new_hits`, which compares with the file's base version)
     novelty = Novelty.ADDED_LINE
+    #: reads `Change.history` when a source built one: sources build it only for checks that want it
+    uses_history = True
 
     def applies_to(self, file: ChangedFile) -> bool:
         """Every file with head-side content, binaries included.
@@ -48,9 +55,15 @@ class SecretsCheck:
     def run(
         self, files: Sequence[ChangedFile], ctx: CheckContext | None = None
     ) -> Iterator[Finding | Skipped]:
-        """Scan the added lines of `files`; `ctx` is not needed (every byte read is the file's own)."""
+        """Scan the added lines of `files`, then what each commit of the change added when the change
+        carries a history (`checks.secrets.history_scan`; it reads base files through `ctx`)."""
+        history = ctx.change.history if ctx is not None and ctx.side == "head" else None
+        head = HeadBlobs(history) if history is not None else None
+        reported: set[tuple[str, str]] = set()  # (rule, value) the head scan found: not repeated from history
+        binaries: set[str] = set()
         for file in files:
             if file.is_binary:
+                binaries.add(file.path)
                 yield Skipped(file.path, "binary file")
                 continue
             if not file.added_lines:
@@ -59,6 +72,7 @@ class SecretsCheck:
             if data is None:
                 continue
             if looks_binary(data):
+                binaries.add(file.path)
                 yield Skipped(file.path, "binary file")
                 continue
             try:
@@ -68,6 +82,9 @@ class SecretsCheck:
                 raise SecretsScanError(f"secrets scan failed on {file.path} ({type(exc).__name__})") from None
             finally:
                 file.release()
+            reported.update((h.rule_id, h.value) for h in scan.hits)
+            if head is not None:
+                head.note(file.path, data)
             hits = _new_hits(file, scan.hits)
             guesses = [h for h in hits if h.source in GENERIC]
             if len(guesses) > MAX_GUESSES_PER_FILE:
@@ -93,6 +110,8 @@ class SecretsCheck:
                     f"partly scanned: on long line(s) {shown} keyword and entropy detectors saw only the "
                     "first candidate windows (format-exact key detectors scanned every line)",
                 )
+        if history is not None and ctx is not None:
+            yield from scan_history(history, ctx, reported, listed=binaries, head=head)
 
 
 #: Base versions larger than this are not re-scanned to tell old secrets from new: the findings then stay.

@@ -66,10 +66,12 @@ def require_repo(request: Request) -> Repo:
     return repo
 
 
-def paginate(request: Request, items: list[Any], default: int = 30) -> tuple[list[Any], dict[str, str]]:
+def paginate(
+    request: Request, items: list[Any], default: int = 30, maximum: int = 100
+) -> tuple[list[Any], dict[str, str]]:
     """One page of `items` and GitHub's absolute `Link` header (rel next/last/first/prev)."""
     try:
-        per_page = min(max(int(request.query_params.get("per_page", default)), 1), 100)
+        per_page = min(max(int(request.query_params.get("per_page", default)), 1), maximum)
         page = max(int(request.query_params.get("page", 1)), 1)
     except ValueError:
         raise ApiError(422, "Invalid request.\n\nper_page and page must be integers.") from None

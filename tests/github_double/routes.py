@@ -83,7 +83,8 @@ async def get_pull(request: Request) -> Response:
         diffs = compare(repo.tree(pr.base_sha), repo.tree(pr.head_sha), pr.renames)
         entries = [file_entry(d, "", "", pr.head_sha, double.max_patch_bytes) for d in diffs]
         counts = (sum(e["additions"] for e in entries), sum(e["deletions"] for e in entries), len(entries))
-        return JSONResponse(double.urls.pull_request(repo, pr, counts))
+        commits = len(repo.commits_between(pr.base_sha, pr.head_sha))
+        return JSONResponse(double.urls.pull_request(repo, pr, counts, commits=commits))
 
 
 async def list_pull_files(request: Request) -> Response:

@@ -195,8 +195,10 @@ class Urls:
             "suspended_at": None,
         }
 
-    def pull_request(self, repo: Repo, pr: PullRequest, counts: tuple[int, int, int]) -> dict[str, Any]:
-        """A full pull request; `counts` is (additions, deletions, changed_files)."""
+    def pull_request(
+        self, repo: Repo, pr: PullRequest, counts: tuple[int, int, int], commits: int = 1
+    ) -> dict[str, Any]:
+        """A full pull request; `counts` is (additions, deletions, changed_files), `commits` its commits."""
         api = f"{self.repo_api(repo)}/pulls/{pr.number}"
         issue = f"{self.repo_api(repo)}/issues/{pr.number}"
         html = f"{self.web}/{repo.full_name}/pull/{pr.number}"
@@ -269,7 +271,7 @@ class Urls:
             "comments": 0,
             "review_comments": 0,
             "maintainer_can_modify": False,
-            "commits": 1,
+            "commits": commits,
             "additions": counts[0],
             "deletions": counts[1],
             "changed_files": counts[2],

@@ -144,6 +144,21 @@ class Repo:
                     tree[path] = data
         return tree
 
+    def ancestry(self, sha: str) -> list[str]:
+        """`sha` and its ancestors, newest first (commits here have at most one parent)."""
+        chain: list[str] = []
+        current: str | None = sha
+        while current is not None:
+            chain.append(current)
+            current = self.commits[current].parent
+        return chain
+
+    def commits_between(self, base_sha: str, head_sha: str) -> list[str]:
+        """The commits reachable from `head_sha` but not from `base_sha`, oldest first: a PR's commits, one
+        per push (`create_pull_request` makes the first, each `push` adds one), as GitHub lists them."""
+        known = set(self.ancestry(base_sha)) if base_sha in self.commits else set()
+        return list(reversed(_until(self.ancestry(head_sha), known)))
+
     def add_blob(self, data: bytes) -> str:
         sha = git_blob_sha(data)
         self.blobs[sha] = data
@@ -158,6 +173,15 @@ class Repo:
                 self.add_blob(data)
         self.commits[sha] = Commit(sha, parent, dict(overlay))
         return sha
+
+
+def _until(chain: list[str], stop: set[str]) -> list[str]:
+    out: list[str] = []
+    for sha in chain:
+        if sha in stop:
+            break
+        out.append(sha)
+    return out
 
 
 @dataclass
