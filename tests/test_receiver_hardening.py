@@ -302,7 +302,7 @@ class ExplodingFeature:
         raise RuntimeError("a bug in a feature")
 
     def handler(self, services: Any) -> Any:
-        raise NotImplementedError
+        raise AssertionError("the receiver routes deliveries; it never builds a feature's handler")
 
     def periodic(self, services: Any) -> list[Any]:
         return []
