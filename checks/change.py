@@ -9,6 +9,7 @@ lockfile next to a changed manifest, a config file a changed workflow includes).
 from __future__ import annotations
 
 import bisect
+import codecs
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -38,7 +39,11 @@ class ReadError(Exception):
 
 
 class FileTooLarge(ReadError):
-    """The path exists but is larger than the change's size cap, so it was not read."""
+    """The path exists but is larger than the change's size cap, so it was not read (`size`, when known)."""
+
+    def __init__(self, message: str, size: int | None = None) -> None:
+        super().__init__(message)
+        self.size = size
 
 
 def check_repo_path(path: str) -> str:
@@ -115,9 +120,74 @@ class LineSet:
         return f"LineSet({self.ranges()!r})"
 
 
+#: How much of a file decides whether it is text (git's own sample size).
+SAMPLE_BYTES = 8000
+#: With NUL bytes in the sample, at least this share of printable characters (NULs counted as not) still
+#: makes a file text: one stray NUL must not hide a plaintext key as "binary".
+TEXT_SHARE = 0.95
+#: Below `TEXT_SHARE`, a sample whose non-NUL characters are at least this share printable (UTF-16 without
+#: a BOM, text padded with NULs) may hold text that cannot be scanned: "not scanned", never plain "binary".
+MAYBE_TEXT_SHARE = 0.9
+#: The skip reason for such a file; `fail_on_unscanned` in the policy makes it blocking.
+MAYBE_TEXT_REASON = "binary file that may hold text (not scanned)"
+_BOMS = (  # UTF-32 first: its little-endian BOM starts with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_CONTROL_OK = frozenset("\t\n\r\f\v\x1b")
+
+TextKind = Literal["text", "binary", "maybe-text"]
+
+
+def bom_encoding(data: bytes) -> str | None:
+    """The UTF-16/32 encoding a byte-order mark announces (PowerShell writes UTF-16 LE with one), or None."""
+    return next((name for bom, name in _BOMS if data.startswith(bom)), None)
+
+
+def _printable_share(sample: bytes) -> float:
+    text = sample.decode("utf-8", "replace")  # invalid bytes become U+FFFD, which is not text here
+    if not text:
+        return 1.0
+    return sum(1 for c in text if (c.isprintable() and c != "\ufffd") or c in _CONTROL_OK) / len(text)
+
+
+def text_kind(data: bytes) -> TextKind:
+    """"text" (scanned), "binary" (skipped) or "maybe-text" (skipped, reported as not scanned).
+
+    Git's rule (a NUL in the first 8000 bytes means binary) is where this starts, not where it ends: a file
+    with a byte-order mark is UTF-16/32 text, and a NUL-bearing sample that is otherwise printable text is
+    text (NULs are scanned as spaces). Compressed or machine data is mostly unprintable and stays binary.
+    """
+    sample = data[:SAMPLE_BYTES]
+    if b"\0" not in sample or bom_encoding(sample):
+        return "text"
+    if _printable_share(sample) >= TEXT_SHARE:
+        return "text"
+    return "maybe-text" if _printable_share(sample.replace(b"\0", b"")) >= MAYBE_TEXT_SHARE else "binary"
+
+
+def could_hold_text(reason: str) -> bool:
+    """Whether a skip reason means a file that could hold text went unscanned: over the size cap (every
+    source says "larger than ..."), binary but maybe text, or unreadable. The policy's `fail_on_unscanned`
+    makes these blocking; symlinks, submodules and plain binaries are only listed."""
+    return reason == MAYBE_TEXT_REASON or reason.startswith(("larger than", "could not be read"))
+
+
 def looks_binary(data: bytes) -> bool:
-    """Git's own rule: a NUL byte in the first 8000 bytes means binary."""
-    return b"\0" in data[:8000]
+    """Not text by `text_kind`: skipped by text scanners ("binary" or "maybe-text")."""
+    return text_kind(data) != "text"
+
+
+def text_for_scan(data: bytes) -> bytes:
+    """UTF-8 bytes a text scanner reads: UTF-16/32 with a BOM decoded (line numbers are the decoded text's)
+    and NUL bytes turned into spaces, which end a token without moving a line. Call on text only."""
+    encoding = bom_encoding(data)
+    if encoding is not None:
+        text = data[len(codecs.lookup(encoding).encode("\ufeff")[0]) :].decode(encoding, "replace")
+        data = text.encode("utf-8", "replace")
+    return data.replace(b"\0", b" ") if b"\0" in data else data
 
 
 @dataclass(eq=False)
@@ -146,11 +216,12 @@ class ChangedFile:
         return self._head
 
     def head_text(self) -> str | None:
-        """Head-side text decoded as UTF-8 (invalid bytes replaced), or None for binary or absent content."""
+        """Head-side text (UTF-8, or UTF-16/32 with a BOM; invalid bytes replaced, NULs as spaces), or None
+        for binary or absent content."""
         data = self.head_bytes()
-        if data is None or self.is_binary:
+        if data is None or self.is_binary or looks_binary(data):
             return None
-        return data.decode("utf-8", errors="replace")
+        return text_for_scan(data).decode("utf-8", errors="replace")
 
     def base_bytes(self) -> bytes | None:
         """Base-side bytes (the old path for a rename), or None for an added file. Not cached: rarely used."""

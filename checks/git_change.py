@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import subprocess
 import threading
@@ -27,6 +28,7 @@ from checks.change import (
     Change,
     ChangedFile,
     FileStatus,
+    FileTooLarge,
     LineSet,
     Loader,
     looks_binary,
@@ -82,8 +84,16 @@ def git(root: str, *args: str, stdin: bytes | None = None) -> bytes:
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
         reason = lines[0].strip() if lines else f"exit status {proc.returncode}"
-        raise GitError(f"git {args[0]} failed: {reason}")
+        raise GitError(f"git {_subcommand(args)} failed: {reason}")
     return proc.stdout
+
+
+def _subcommand(args: Sequence[str]) -> str:
+    """`diff` for `-c k=v -c k2=v2 diff …`: the command git ran, not the first option (`git -c failed`)."""
+    rest = list(args)
+    while len(rest) >= 2 and rest[0] == "-c":
+        rest = rest[2:]
+    return rest[0] if rest else "command"
 
 
 def _try_git(root: str, *args: str) -> str | None:
@@ -140,19 +150,18 @@ def merge_base(root: str, a: str, b: str, *, names: tuple[str, str] | None = Non
     return sha
 
 
-def read_at(root: str, rev: str, path: str) -> bytes | None:
-    """The bytes of `path` in commit `rev`, or None when it has no such file (used to read base policy)."""
-    if not _exists(root, rev, path):
+def read_at(root: str, rev: str, path: str, *, max_bytes: int | None = None) -> bytes | None:
+    """The bytes of `path` in commit `rev`, or None when it has no such file (used to read base policy).
+
+    Over `max_bytes` raises `FileTooLarge` before the blob is read: its size comes from `cat-file -s`, so a
+    200 MB file costs nothing.
+    """
+    size = _try_git(root, "cat-file", "-s", f"{rev}:{path}")
+    if size is None:
         return None
+    if max_bytes is not None and int(size) > max_bytes:
+        raise FileTooLarge(f"{path}: {int(size)} bytes", int(size))
     return git(root, "cat-file", "blob", f"{rev}:{path}")
-
-
-def _exists(root: str, rev: str, path: str) -> bool:
-    try:
-        git(root, "cat-file", "-e", f"{rev}:{path}")
-    except GitError:
-        return False
-    return True
 
 
 class BlobReader:
@@ -174,7 +183,10 @@ class BlobReader:
             proc.stdin.flush()
             header = proc.stdout.readline().split()
             if len(header) != 3:
-                raise GitError(f"git cat-file: object {sha[:12]} is missing")
+                raise GitError(
+                    f"the repository does not have the contents of object {sha[:12]} (a partial or shallow "
+                    "clone? fetch it with git fetch)"
+                )
             data = proc.stdout.read(int(header[2]))
             proc.stdout.read(1)  # the newline after each object
             return data
@@ -373,7 +385,8 @@ class _Builder:
         return st.st_size if stat.S_ISREG(st.st_mode) else None
 
     def _add_untracked(self, known: set[str]) -> None:
-        out = git(self.root, "ls-files", "--others", "--exclude-standard", "-z")
+        out, unreadable = _untracked(self.root)
+        self.skipped += [Skipped(p, "could not be read: git cannot open this directory") for p in unreadable]
         for name in filter(None, out.split(b"\0")):
             path = decode_path(name)
             if path.endswith("/"):
@@ -418,6 +431,20 @@ class _Builder:
         algo = "sha1" if len(next(iter(self._removed_by_sha))) == 40 else "sha256"
         path = self._removed_by_sha.pop(hashlib.new(algo, b"blob %d\0" % len(data) + data).hexdigest(), None)
         return self.removed.pop(path, None) if path is not None else None
+
+
+_UNREADABLE_DIR = re.compile(rb"^warning: could not open directory '(.*)/': ", re.MULTILINE)
+
+
+def _untracked(root: str) -> tuple[bytes, list[str]]:
+    """`ls-files --others` output, and the directories git could not open: git only warns about those and
+    leaves them out, so without this an unreadable directory's files would be silently absent."""
+    cmd = ["git", "-C", root, "-c", "core.quotepath=off", "ls-files", "--others", "--exclude-standard", "-z"]
+    proc = subprocess.run(cmd, capture_output=True, env=_env(), check=False)
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+        raise GitError(f"listing untracked files failed: {lines[0] if lines else proc.returncode}")
+    return proc.stdout, [decode_path(m.group(1)) for m in _UNREADABLE_DIR.finditer(proc.stderr)]
 
 
 def change_from_git(

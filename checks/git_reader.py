@@ -3,6 +3,9 @@
 The change's `checks.change.Reader` for `checks.git_change`: the base is a commit; the head is a commit, the
 index (`--staged`) or the working tree. Each read costs one `ls-tree`/`ls-files` (checks read a few paths
 beyond the change, not thousands) and the blob comes through the change's shared `cat-file --batch`.
+
+Also where `prguard scan --staged` reads the policy (`staged_policy_base`): the index's diff starts at HEAD,
+but HEAD may be a branch commit that rewrote `.github/prguard.yml`, so the policy cannot come from there.
 """
 
 from __future__ import annotations
@@ -16,13 +19,47 @@ from checks.diff import decode_path
 from checks.git_change import (
     _GITLINK_MODE,
     _SYMLINK_MODE,
+    EMPTY_TREE,
     BlobReader,
     GitError,
     _blob_sizes,
+    _try_git,
+    default_base_ref,
     git,
     human_size,
+    merge_base,
     open_nofollow,
+    resolve_commit,
 )
+
+
+def staged_policy_base(root: str, base_ref: str | None) -> str:
+    """The commit (or the empty tree) whose policy governs `--staged`: never a commit only the branch has.
+
+    The merge-base of HEAD with `base_ref` (default: the default branch), as in the other modes. Before the
+    first commit there is no policy anywhere: the empty tree (defaults). With no default branch at all,
+    HEAD's own policy is used only when HEAD's branch is the repository's only branch (local or remote),
+    i.e. it is the default branch in all but name; otherwise the scan stops (exit 2) and asks for `--base`:
+    guessing would let a branch commit choose its own gate.
+    """
+    head = _try_git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    if head is None:
+        return EMPTY_TREE
+    if base_ref:
+        return merge_base(root, head, resolve_commit(root, base_ref), names=("HEAD", base_ref))
+    try:
+        ref = default_base_ref(root)
+    except GitError:
+        current = _try_git(root, "symbolic-ref", "--quiet", "HEAD")
+        listed = git(root, "for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes").decode()
+        branches = {b for b in listed.split() if not b.endswith("/HEAD")}
+        if current and branches <= {current}:
+            return head
+        raise GitError(
+            "--staged reads the policy from the default branch, and there is none (origin/HEAD, main and "
+            "master do not exist) while other branches do: pass --base REF (the branch this one merges into)"
+        ) from None
+    return merge_base(root, head, resolve_commit(root, ref), names=("HEAD", ref))
 
 
 class GitReader:

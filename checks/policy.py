@@ -74,6 +74,8 @@ class Policy:
     fail_on: Severity = Severity.HIGH
     ignore_paths: tuple[str, ...] = ()
     checks: Mapping[str, CheckPolicy] = field(default_factory=lambda: MappingProxyType({}))
+    #: a file that could hold text but was not scanned (over the size cap, binary-looking) fails the scan
+    fail_on_unscanned: bool = False
     #: True when the settings came from a file (False: defaults, no file on the base branch)
     from_file: bool = False
     _matchers: dict[str | None, PathMatcher] = field(
@@ -193,7 +195,13 @@ def _join(path: str, key: str) -> str:
 
 
 def _compose(text: str) -> tuple[yaml.Node | None, Any]:
-    loader = _BoundedLoader(text)
+    try:
+        # the reader checks every character when it is built: a control character fails here already
+        loader = _BoundedLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
+        shown = _codepoint(exc.character)
+        raise PolicyError(f"invalid YAML: control character {shown} is not allowed", line) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -213,6 +221,14 @@ def _compose(text: str) -> tuple[yaml.Node | None, Any]:
         raise PolicyError(f"policy too large: nested more than {MAX_DEPTH} levels deep") from None
     finally:
         loader.dispose()
+
+
+def _codepoint(character: object) -> str:
+    if isinstance(character, int):
+        return f"U+{character:04X}"
+    if isinstance(character, str) and len(character) == 1:
+        return f"U+{ord(character):04X}"
+    return "(unknown)"
 
 
 def _mark_line(mark: yaml.Mark | None) -> int | None:
@@ -349,16 +365,34 @@ def _globs(values: list[str] | None, where: str, root: yaml.Node | None) -> tupl
 # --------------------------------------------------------------------------------------------- public
 
 
+def too_large(size: int) -> PolicyError:
+    """The error for a policy file over `MAX_POLICY_BYTES` (sources check the size before reading it)."""
+    return PolicyError(f"policy too large: {size} bytes (the limit is {MAX_POLICY_BYTES})")
+
+
 def parse_policy(text: str | bytes | None) -> Policy:
     """Parse and validate a policy file's text. None or an empty file gives the defaults.
 
-    Raises `PolicyError` (with the line of the offending key or value) for anything invalid.
+    Raises `PolicyError` (with the line of the offending key or value) for anything invalid, and for
+    anything PyYAML, the validator or a glob compiler throws on it: the file is the base branch's, so an
+    unexpected exception here is still "invalid policy" (a failed run, exit 2), never a crash or a retry.
     """
+    try:
+        return _parse(text)
+    except PolicyError:
+        raise
+    except (RecursionError, MemoryError):
+        raise PolicyError("policy too large to parse") from None
+    except Exception as exc:
+        raise PolicyError(f"could not be parsed ({type(exc).__name__})") from None
+
+
+def _parse(text: str | bytes | None) -> Policy:
     if text is None:
         return Policy()
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     if len(raw) > MAX_POLICY_BYTES:
-        raise PolicyError(f"policy too large: {len(raw)} bytes (the limit is {MAX_POLICY_BYTES})")
+        raise too_large(len(raw))
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
@@ -384,5 +418,6 @@ def parse_policy(text: str | bytes | None) -> Policy:
         fail_on=Severity(data.get("fail_on") or Severity.HIGH),
         ignore_paths=_globs(data.get("ignore_paths"), "ignore_paths", root),
         checks=MappingProxyType(checks),
+        fail_on_unscanned=bool(data.get("fail_on_unscanned", False)),
         from_file=True,
     )

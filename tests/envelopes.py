@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.features.scan import make_envelope
+from bot.features.scan_routing import make_envelope
 from bot.runtime.envelope import Envelope
 from bot.runtime.queue import JobQueue
 

@@ -179,7 +179,8 @@ def test_top_level_severity_must_be_lowercase_name() -> None:
 def test_unknown_top_level_key_names_it_and_its_line() -> None:
     err = error_of("fail_on: high\n\nfial_on: low\n")
     assert err.line == 3
-    assert err.message == "unknown key 'fial_on'; known keys: checks, fail_on, ignore_paths"
+    known = "checks, fail_on, fail_on_unscanned, ignore_paths"
+    assert err.message == f"unknown key 'fial_on'; known keys: {known}"
 
 
 def test_unknown_key_inside_a_check() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.features.scan import scan_envelope as job_from_event
+from bot.features.scan_routing import scan_envelope as job_from_event
 from bot.runtime.envelope import Envelope
 from tests.webhooks import fixture_payload, pull_request_payload
 

@@ -17,18 +17,22 @@ from bot.cli.formats.scan_report import ScanReport
 from bot.log import scrub
 from checks import registry
 from checks.base import Check
-from checks.change import DEFAULT_MAX_FILE_BYTES, Change
+from checks.change import DEFAULT_MAX_FILE_BYTES, Change, FileTooLarge
 from checks.engine import DEFAULT_TIMEOUT, CheckResult, create_checks, run_checks
 from checks.finding import Severity
 from checks.git_change import GitError, change_from_git, find_root, read_at, resolve_commit
 from checks.git_history import history_from_git, history_range
+from checks.git_reader import staged_policy_base
 from checks.history import DEFAULT_MAX_COMMITS, MAX_COMMITS_ENV, History, max_commits_from_env
-from checks.policy import POLICY_PATH, Policy, PolicyError, parse_policy
+from checks.policy import MAX_POLICY_BYTES, POLICY_PATH, Policy, PolicyError, parse_policy, too_large
+from checks.redact import redact_in
+from checks.secrets.scanner import secrets_in_path
 
 EPILOG = """\
 exit status:
   0  nothing at or above the fail-on severity
-  1  blocking findings (at or above --fail-on, or the base policy's threshold for that check)
+  1  blocking findings (at or above --fail-on, or the base policy's threshold for that check), or, when
+     the base policy sets fail_on_unscanned, a file that could hold text was not scanned
   2  the scan could not be trusted: a usage or repository error, an invalid base policy, or a check
      that did not finish (it failed, or ran past --timeout; also reported on stderr and in the JSON/SARIF
      output): fail loudly, never pass
@@ -38,7 +42,11 @@ first, up to --max-commits commits; a secret found only there is reported on its
 finding naming the commit (rotate it: removing the line does not remove it from history).
 
 Policy: .github/prguard.yml is read from the base commit (per-check enabled, fail_on, ignore_paths);
---fail-on overrides its thresholds. NO_COLOR or --no-color turns colour off; piped output is always plain.
+--fail-on overrides its thresholds. --staged reads it from the merge-base of HEAD with --base or the
+default branch, never from HEAD itself (a branch commit cannot switch its own hook off); before the first
+commit the defaults apply, and with no default branch HEAD's policy is used only when HEAD's branch is the
+repository's only branch (otherwise exit 2: pass --base).
+NO_COLOR or --no-color turns colour off; piped output is always plain.
 """
 
 
@@ -140,18 +148,27 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _err(message: str) -> None:
+    """One line on stderr. An error may quote a path (an OSError's file name), and a path may be a key:
+    format-exact secrets in it are redacted, as in every report."""
     first = scrub(message).splitlines()[0] if message.strip() else "error"
+    first = redact_in(first, [h.value for h in secrets_in_path(first)])
     print(f"prguard: {first}", file=sys.stderr)
 
 
 def _scan(args: argparse.Namespace) -> int:
+    for option, value in (("--base", args.base), ("--head", args.head)):
+        if value is not None and not value.strip():  # "" would quietly mean "the default"
+            raise UsageError(f"{option} needs a branch, tag or commit, not an empty string")
+    if os.path.isfile(args.path):
+        raise UsageError(f"{args.path} is a file: give a directory of the repository (default: .)")
     root = find_root(args.path)
     change = change_from_git(
         root, args.base, staged=args.staged, head=args.head, max_file_bytes=args.max_file_size
     )
     if args.history:
         change.history = load_history(root, args)
-    policy = load_policy(root, change.base)
+    # --staged diffs against HEAD, which may be the branch's own commit: its gate comes from the base
+    policy = load_policy(root, staged_policy_base(root, args.base) if args.staged else change.base)
     checks, results, disabled = _create_checks(policy)
     results += run_all(checks, change, policy, timeout=args.timeout)
     results.sort(key=lambda r: registry.check_names().index(r.check) if r.check in registry.REGISTRY else 99)
@@ -169,10 +186,16 @@ def _scan(args: argparse.Namespace) -> int:
         skipped_by_change=list(change.skipped),
         unavailable=[n for n in registry.check_names() if not registry.is_available(n)],
         disabled=disabled,
+        fail_on_unscanned=policy.fail_on_unscanned,
+        ignored=frozenset(
+            s.path
+            for s in change.skipped
+            if all(policy.ignores(s.path, c) for c in registry.check_names())
+        ),
     )
     _write(args, report)
     for result in report.errors():
-        _err(f"check {result.check} did not finish: {result.error}")
+        _err(report.hide(f"check {result.check} did not finish: {result.error}"))
     return report.exit_code()
 
 
@@ -197,8 +220,12 @@ def _has_commits(root: str) -> bool:
 
 
 def load_policy(root: str, base: str) -> Policy:
-    """The policy on the base commit (defaults when it has none). An invalid policy raises `PolicyError`."""
-    return parse_policy(read_at(root, base, POLICY_PATH))
+    """The policy on the base commit (defaults when it has none). An invalid policy raises `PolicyError`,
+    and so does one over the size limit, refused from its size alone (never read into memory)."""
+    try:
+        return parse_policy(read_at(root, base, POLICY_PATH, max_bytes=MAX_POLICY_BYTES))
+    except FileTooLarge as exc:
+        raise too_large(exc.size or MAX_POLICY_BYTES + 1) from None
 
 
 def _create_checks(policy: Policy) -> tuple[list[Check], list[CheckResult], list[str]]:

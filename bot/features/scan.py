@@ -1,9 +1,10 @@
 """The PR scan, prguard's first feature: one PR head in, one completed check run per check out.
 
-Routing (in the receiver, payload only): `pull_request` opened / synchronize / reopened / ready_for_review,
-and `edited` when the base branch changed (the policy comes from the new base); `check_suite` requested /
-rerequested; `check_run` rerequested (the "Re-run" button). Each becomes one envelope whose supersede key is
-the PR and whose version is the head SHA, so a newer head cancels an older scan (and never anything else).
+Routing (in the receiver, payload only; `bot.features.scan_routing`): `pull_request` opened / synchronize /
+reopened / ready_for_review, and `edited` when the base branch changed (the policy comes from the new base);
+`check_suite` requested / rerequested; `check_run` rerequested (the "Re-run" button). Each becomes one
+envelope whose supersede key is the PR and whose version is the head SHA, so a newer head cancels an older
+scan (and never anything else).
 
 Handling (in the worker):
 
@@ -24,11 +25,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from githubkit import GitHub
 
+from bot.features.scan_routing import EVENTS, NAME, scan_envelope
 from bot.github.checkruns import PREFIX, CheckRuns, Run, pr_from_external_id, run_name
 from bot.github.client import GitHubApp
 from bot.github.publish import complete, create_completed, post, settle
@@ -45,25 +48,19 @@ from bot.github.render import (
     report_policy_error,
     report_unavailable,
 )
-from bot.log import Logger, get_logger, scrub
+from bot.log import Logger, add_sensitive, get_logger, scrub
 from bot.runtime.envelope import Envelope, IsCurrent
 from bot.runtime.queue import JobQueue
 from bot.runtime.scheduler import PeriodicTask
 from checks import registry
 from checks.change import ChangedFile
-from checks.engine import create_checks, run_checks
+from checks.engine import CheckResult, create_checks, run_checks
 from checks.policy import PolicyError
-
-#: (event, action) pairs that start a scan of a PR head (plus `pull_request.edited` with a new base)
-EVENTS: dict[str, frozenset[str]] = {
-    "pull_request": frozenset({"opened", "synchronize", "reopened", "ready_for_review", "edited"}),
-    "check_suite": frozenset({"requested", "rerequested"}),
-    "check_run": frozenset({"rerequested"}),
-}
+from checks.secrets.scanner import secrets_in_path
 
 
 class ScanFeature:
-    name = "scan"
+    name = NAME
     events = EVENTS
 
     def envelopes(self, event: str, delivery_id: str, payload: dict[str, Any]) -> list[Envelope]:
@@ -75,75 +72,6 @@ class ScanFeature:
 
     def periodic(self, services: Any) -> list[PeriodicTask]:
         return []
-
-
-def scan_envelope(event: str, delivery_id: str, payload: dict[str, Any]) -> Envelope | None:
-    """The scan a delivery asks for, or None. Reads only the fields it needs, so real payloads that predate
-    newer GitHub fields are accepted."""
-    action = str(payload.get("action", ""))
-    if event == "pull_request" and action == "edited" and "base" not in (payload.get("changes") or {}):
-        # `edited` matters only when the base branch changed: the gate (policy) comes from the new base,
-        # so a PR retargeted from a lax branch to `main` must not keep runs judged by the lax policy
-        return None
-    if action not in EVENTS.get(event, frozenset()):
-        return None
-    repo = payload.get("repository") or {}
-    owner = (repo.get("owner") or {}).get("login", "")
-    name = repo.get("name", "")
-    installation_id = int((payload.get("installation") or {}).get("id") or 0)
-    if not (owner and name and installation_id):
-        return None
-    if event == "pull_request":
-        pr = payload.get("pull_request") or {}
-        if pr.get("state") == "closed":
-            return None
-        return make_envelope(event, action, delivery_id, installation_id, owner, name, pr["head"]["sha"],
-                         pr=pr, updated_at=str(pr.get("updated_at") or ""),
-                         before=str(payload.get("before") or ""))
-    suite = payload.get("check_suite") if event == "check_suite" else (payload.get("check_run") or {}).get(
-        "check_suite"
-    )
-    head_sha = (payload.get("check_run") or {}).get("head_sha") or (suite or {}).get("head_sha", "")
-    prs = (suite or {}).get("pull_requests") or (payload.get("check_run") or {}).get("pull_requests") or []
-    if not head_sha:
-        return None
-    pr = next((p for p in prs if _same_repo((p.get("base") or {}).get("repo"), repo)), None)
-    return make_envelope(event, action, delivery_id, installation_id, owner, name, head_sha, pr=pr,
-                     head_branch=(suite or {}).get("head_branch") or "")
-
-
-def make_envelope(event: str, action: str, delivery_id: str, installation_id: int, owner: str, repo: str,
-              head_sha: str, *, pr: dict[str, Any] | None, updated_at: str = "", before: str = "",
-              head_branch: str = "") -> Envelope:
-    number = int(pr["number"]) if pr else 0
-    data = ({"base_ref": pr["base"]["ref"], "base_sha": pr["base"]["sha"], "head_ref": pr["head"]["ref"]}
-            if pr else {"base_ref": "", "base_sha": "", "head_ref": head_branch})
-    return Envelope(
-        feature=ScanFeature.name, event=event, action=action, delivery_id=delivery_id,
-        installation_id=installation_id, owner=owner, repo=repo, pr_number=number, head_sha=head_sha,
-        # the delivery id and "owner/repo#N" (lower case: GitHub's names are case-insensitive) keep the key
-        # names of the release before features, so old and new processes agree during a rolling deploy
-        dedupe_key=delivery_id,
-        # the PR's scans: a newer head supersedes older ones. Only `pull_request` deliveries say which head
-        # is newest (ordered by `updated_at`, ties broken by the push's `before`)
-        supersede_key=f"{owner}/{repo}#{number}".lower() if number else "",
-        version=head_sha, version_order=updated_at, version_before=before,
-        records_version=event == "pull_request" and number > 0,
-        data=data,
-    )
-
-
-def _same_repo(ref: Any, repository: dict[str, Any]) -> bool:
-    """Whether a `pull_requests[].base.repo` stub ({id, url, name}) is the event's repository.
-
-    A check suite in a fork lists the parent's PRs for that branch: their numbers mean nothing in the fork,
-    and taking one would scan (or supersede) an unrelated PR of the fork. Such jobs keep PR 0 instead.
-    """
-    if not isinstance(ref, dict):
-        return False
-    if ref.get("id") is not None and repository.get("id") is not None:
-        return bool(ref["id"] == repository["id"])
-    return bool(ref.get("url")) and str(ref.get("url")).lower() == str(repository.get("url", "")).lower()
 
 
 @dataclass(frozen=True)
@@ -163,6 +91,18 @@ class ScanOptions:
         return cls(annotation_cap=settings.annotation_cap, max_file_bytes=settings.max_file_bytes,
                    fetch_concurrency=settings.github_fetch_concurrency, check_timeout=settings.check_timeout,
                    history_max_commits=settings.history_max_commits)
+
+
+def _register_path_secrets(results: Iterable[CheckResult]) -> None:
+    """Have every secret that is part of a path (a key used as a file name, or a key found in one file that
+    names another) scrubbed from summaries and logs (`bot.log.add_sensitive`), as `prguard scan` does."""
+    for result in results:
+        for finding in result.findings:
+            span = finding.metadata.get("path_span")
+            if isinstance(span, list | tuple) and len(span) == 2 and 0 <= span[0] < span[1]:
+                add_sensitive(finding.path[span[0] : span[1]])
+        for path in {f.path for f in result.findings} | {s.path for s in result.skipped}:
+            add_sensitive(*(hit.value for hit in secrets_in_path(path)))
 
 
 def _check_runs(names: list[str], runs: list[Run]) -> list[Run]:
@@ -385,11 +325,13 @@ class ScanHandler:
         else:
             results = dict(broken)
 
+        _register_path_secrets(results.values())
         blob_base = f"{pull.html_url}/blob/{pull.head_sha}"
         for name, result in results.items():
             reports[name] = report_for_result(
                 result, fail_on=policy.fail_on_for(name), blob_base=blob_base, policy_source=source,
                 annotation_cap=self.options.annotation_cap, unlisted=int(stats.extra.get("unlisted", 0)),
+                fail_on_unscanned=policy.fail_on_unscanned,
             )
             log.info("scan.check_done", check=name, findings=len(result.findings),
                      error=bool(result.error), seconds=round(result.duration_s, 3))

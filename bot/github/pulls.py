@@ -6,6 +6,7 @@ may have been retargeted since): GitHub is the record, so the worker reads both 
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from githubkit.exception import RequestFailed
 from bot.github.checkruns import CheckRuns, pr_from_external_id
 from bot.github.client import error_message
 from bot.log import Logger
-from checks.policy import POLICY_PATH, Policy, parse_policy
+from checks.policy import MAX_POLICY_BYTES, POLICY_PATH, Policy, PolicyError, parse_policy, too_large
 
 
 @dataclass
@@ -73,9 +74,8 @@ async def base_policy(gh: GitHub[Any], owner: str, repo: str, pull: PullContext)
     refs = [r for r in dict.fromkeys((pull.base_ref, pull.base_sha)) if r]
     for i, ref in enumerate(refs):
         try:
-            resp = await gh.rest.repos.async_get_content(
-                owner, repo, POLICY_PATH, ref=ref, headers={"Accept": "application/vnd.github.raw+json"},
-            )
+            # the JSON form first: its `size` refuses a huge file before a byte of it is downloaded
+            resp = await gh.rest.repos.async_get_content(owner, repo, POLICY_PATH, ref=ref)
         except RequestFailed as exc:
             if exc.response.status_code != 404:
                 raise
@@ -84,8 +84,34 @@ async def base_policy(gh: GitHub[Any], owner: str, repo: str, pull: PullContext)
             if i + 1 < len(refs):
                 continue
             raise
-        return parse_policy(resp.content), f"`.github/prguard.yml` on `{short_ref(ref)}`"
+        data = await _policy_bytes(gh, owner, repo, ref, resp.json())
+        return parse_policy(data), f"`.github/prguard.yml` on `{short_ref(ref)}`"
     raise ValueError("a pull request without a base ref or SHA")
+
+
+async def _policy_bytes(gh: GitHub[Any], owner: str, repo: str, ref: str, meta: Any) -> bytes:
+    """The policy file's bytes from the contents API's JSON, refusing by `size` before downloading.
+
+    A directory, a submodule or a symlink GitHub did not resolve is an invalid policy, not "no policy". The
+    JSON carries base64 content for files up to 1 MB; should it not, the raw media type is asked for.
+    """
+    if not isinstance(meta, dict) or meta.get("type") != "file":
+        kind = "a directory" if isinstance(meta, list) else f"a {meta.get('type', 'non-file')}"
+        raise PolicyError(f"not a regular file (it is {kind})")
+    size = int(meta.get("size") or 0)
+    if size > MAX_POLICY_BYTES:
+        raise too_large(size)
+    if meta.get("encoding") == "base64" and (meta.get("content") or size == 0):
+        try:
+            return base64.b64decode(meta.get("content") or "")
+        except (ValueError, TypeError):
+            raise PolicyError("GitHub returned contents that are not valid base64") from None
+    resp = await gh.rest.repos.async_get_content(
+        owner, repo, POLICY_PATH, ref=ref, headers={"Accept": "application/vnd.github.raw+json"},
+    )
+    if len(resp.content) > MAX_POLICY_BYTES:
+        raise too_large(len(resp.content))
+    return resp.content
 
 
 def short_ref(ref: str) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.log import scrub
+from checks.change import could_hold_text
 from checks.engine import CheckResult
 from checks.finding import SEVERITY_ORDER, Finding, Severity
 from checks.registry import TITLES
@@ -75,6 +76,8 @@ def blob_link(blob_base: str, finding: Finding) -> str:
     end = finding.end_line if finding.end_line and finding.end_line > finding.line else None
     anchor = "" if finding.file_level else f"#L{finding.line}" + (f"-L{end}" if end else "")
     location = f"{finding.path} (whole file)" if finding.file_level else f"{finding.path}:{finding.line}"
+    if scrub(finding.path) != finding.path:  # a secret is part of the path: no link may carry it
+        blob_base = ""
     commit = str(finding.metadata.get("commit") or "")
     if commit:
         location += f" in {commit[:12]}"
@@ -125,17 +128,23 @@ def report_for_result(
     annotation_cap: int = DEFAULT_ANNOTATION_CAP,
     max_summary: int = MAX_SUMMARY,
     unlisted: int = 0,
+    fail_on_unscanned: bool = False,
 ) -> RunReport:
     """The completed run for one check's result.
 
     `blob_base` is `https://<host>/<owner>/<repo>/blob/<head_sha>` so each finding links to its exact line.
     `unlisted` is how many of the PR's files GitHub's files API did not list (it stops at 3,000): a scan
     that never saw them cannot pass, since padding a PR with 3,000 harmless files would otherwise hide
-    anything in the rest.
+    anything in the rest. With the policy's `fail_on_unscanned`, a file that could hold text but was not
+    scanned (over the size cap, binary that may be text, unreadable) fails the run too.
     """
     blocking = result.blocking(fail_on)
+    unscanned = ([s for s in result.skipped if could_hold_text(s.reason)] if fail_on_unscanned else [])
     if result.error:
         conclusion, title = "failure", "The check errored"
+    elif unscanned and not blocking:
+        conclusion = "failure"
+        title = f"Not fully scanned: {len(unscanned)} file{'s' * (len(unscanned) != 1)} that could hold text"
     elif unlisted and not blocking:
         conclusion = "failure"
         title = f"Not fully scanned: {unlisted} file{'s' * (unlisted != 1)} not listed by GitHub"
@@ -168,6 +177,13 @@ def report_for_result(
             f"**This PR changes more files than GitHub lists (3,000): {unlisted} "
             f"{'files were' if unlisted != 1 else 'file was'} not scanned**, "
             "so prguard cannot pass it. Split the pull request, or have it reviewed and merged by an admin.",
+            "",
+        ]
+    if unscanned:
+        head += [
+            f"**{len(unscanned)} file{'s' * (len(unscanned) != 1)} that could hold text "
+            f"{'were' if len(unscanned) != 1 else 'was'} not scanned** (see *Not scanned* below), and the "
+            "policy's `fail_on_unscanned` makes that blocking.",
             "",
         ]
     head += [

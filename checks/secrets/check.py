@@ -15,13 +15,21 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from checks.base import Novelty
-from checks.change import ChangedFile, FileStatus, LineSet, looks_binary
+from checks.change import (
+    MAYBE_TEXT_REASON,
+    ChangedFile,
+    FileStatus,
+    LineSet,
+    looks_binary,
+    text_for_scan,
+    text_kind,
+)
 from checks.finding import Finding, Skipped, make_fingerprint
-from checks.redact import redact
+from checks.redact import redact, redact_in
 from checks.secrets.filters import alphabet_of
 from checks.secrets.history_scan import HeadBlobs, scan_history
 from checks.secrets.rules import RULES
-from checks.secrets.scanner import GENERIC, Hit, scan_bytes
+from checks.secrets.scanner import GENERIC, Hit, scan_bytes, secrets_in_path
 
 if TYPE_CHECKING:
     from checks.context import CheckContext
@@ -61,10 +69,14 @@ class SecretsCheck:
         head = HeadBlobs(history) if history is not None else None
         reported: set[tuple[str, str]] = set()  # (rule, value) the head scan found: not repeated from history
         binaries: set[str] = set()
+        named: set[tuple[str, str]] = set()  # (path, value) already reported as a secret in a file name
         for file in files:
+            for hit in secrets_in_path(file.path) if _names_new(file) else ():
+                named.add((file.path, hit.value))
+                yield path_finding(file.path, hit.rule_id, hit.value, hit.source)
             if file.is_binary:
                 binaries.add(file.path)
-                yield Skipped(file.path, "binary file")
+                yield Skipped(file.path, _binary_reason(file))
                 continue
             if not file.added_lines:
                 continue
@@ -73,10 +85,11 @@ class SecretsCheck:
                 continue
             if looks_binary(data):
                 binaries.add(file.path)
-                yield Skipped(file.path, "binary file")
+                yield Skipped(file.path, _binary_reason(file))
                 continue
             try:
-                scan = scan_bytes(file.path, data, file.added_lines)
+                # UTF-16/32 with a BOM decoded, NULs as spaces: a plaintext key is text whatever git thinks
+                scan = scan_bytes(file.path, text_for_scan(data), file.added_lines)
             except Exception as exc:
                 # The original message may quote a line (and so a secret); keep only its type.
                 raise SecretsScanError(f"secrets scan failed on {file.path} ({type(exc).__name__})") from None
@@ -110,8 +123,59 @@ class SecretsCheck:
                     f"partly scanned: on long line(s) {shown} keyword and entropy detectors saw only the "
                     "first candidate windows (format-exact key detectors scanned every line)",
                 )
+        for file in files:  # a key found in a file's text that also names another file
+            for rule_id, value in reported:
+                if _names_new(file) and value in file.path and (file.path, value) not in named:
+                    named.add((file.path, value))
+                    yield path_finding(file.path, rule_id, value, "name matches a secret found in a file")
         if history is not None and ctx is not None:
             yield from scan_history(history, ctx, reported, listed=binaries, head=head)
+
+
+def _names_new(file: ChangedFile) -> bool:
+    """Whether the change gives the file its name (added or renamed): a name the base had is backlog."""
+    return file.status in (FileStatus.ADDED, FileStatus.RENAMED)
+
+
+def path_finding(path: str, rule_id: str, value: str, source: str) -> Finding:
+    """A secret in a file's path, as a whole-file finding on that path.
+
+    The path itself is printed by every output, in CI logs and in URLs, so the key is as exposed as if it
+    were in the file. `path_span` lets outputs redact the path (they print `redact(value)` in its place).
+    """
+    rule = RULES[rule_id]
+    start = path.find(value)
+    shown = redact_in(path, [value])
+    return Finding(
+        check="secrets",
+        rule_id=rule.rule_id,
+        severity=rule.severity,
+        path=path,
+        line=0,
+        title=rule.title,
+        message=f"{rule.title} {redact(value)} is part of the file name {shown}.",
+        remediation=rule.remediation(),
+        fingerprint=secret_fingerprint(rule.rule_id, path, value),
+        metadata={
+            **rule.metadata(),
+            "detector": source,
+            "redacted": redact(value),
+            "in_path": True,
+            "path_span": [start, start + len(value)],
+        },
+    )
+
+
+def _binary_reason(file: ChangedFile) -> str:
+    """"binary file", or `MAYBE_TEXT_REASON` when its bytes may hold text this scan cannot read (reported
+    as not scanned, which the policy's `fail_on_unscanned` makes blocking)."""
+    try:
+        data = file.head_bytes()
+    except Exception:  # the reason is a label only: the file is skipped (and listed) either way
+        return "binary file"
+    finally:
+        file.release()
+    return MAYBE_TEXT_REASON if data is not None and text_kind(data) == "maybe-text" else "binary file"
 
 
 #: Base versions larger than this are not re-scanned to tell old secrets from new: the findings then stay.
@@ -132,6 +196,7 @@ def _new_hits(file: ChangedFile, hits: list[Hit]) -> list[Hit]:
         base = file.base_bytes()
         if base is None or len(base) > BASE_COMPARE_MAX_BYTES or looks_binary(base):
             return hits
+        base = text_for_scan(base)
         lines = base.count(b"\n") + (0 if base.endswith(b"\n") or not base else 1)
         old = {(h.rule_id, h.value) for h in scan_bytes(file.path, base, LineSet.whole(lines)).hits}
     except Exception:  # the comparison only ever removes hits: on any failure keep them all

@@ -385,3 +385,14 @@ def dedupe(hits: list[Hit]) -> list[Hit]:
         same.append(h)
         kept.append(h)
     return kept
+
+
+def secrets_in_path(path: str) -> list[Hit]:
+    """Format-exact secrets in a repository path (a key used as a file or directory name).
+
+    The path is scanned as one line, so a key between `/` and `.` is found as it would be in text. Keyword
+    and entropy guesses are left out: hashed bundle names (`app.3f9a….js`) are not secrets, and a path
+    has no `password =` context to go on.
+    """
+    hits = scan_bytes(path, path.encode("utf-8", "surrogateescape"), LineSet.whole(1)).hits
+    return [h for h in hits if h.source not in GENERIC]

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from bot.cli.formats.scan_report import ScanReport, information_uri, tool_version
 from bot.log import scrub
-from checks.finding import Finding, Severity
+from checks.finding import Finding, Severity, make_fingerprint
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_KEY = "prguardFingerprint/v1"
@@ -103,8 +104,8 @@ def _rule(finding: Finding) -> dict[str, Any]:
     return rule
 
 
-def _result(finding: Finding, rule_index: int, blocking: bool) -> dict[str, Any]:
-    location: dict[str, Any] = {"artifactLocation": {"uri": _uri(finding.path), "uriBaseId": SRCROOT}}
+def _result(finding: Finding, rule_index: int, blocking: bool, hide: Callable[[str], str]) -> dict[str, Any]:
+    location: dict[str, Any] = {"artifactLocation": {"uri": _uri(hide(finding.path)), "uriBaseId": SRCROOT}}
     if not finding.file_level:  # a finding about the whole file has no region
         end_line = finding.end_line if finding.end_line and finding.end_line >= finding.line else finding.line
         location["region"] = {"startLine": finding.line, "endLine": end_line}
@@ -116,7 +117,7 @@ def _result(finding: Finding, rule_index: int, blocking: bool) -> dict[str, Any]
         "ruleId": finding.rule_id,
         "ruleIndex": rule_index,
         "level": _LEVEL[finding.severity],
-        "message": {"text": finding.message or finding.title},
+        "message": {"text": hide(finding.message or finding.title)},
         "locations": [{"physicalLocation": location}],
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
         "properties": properties,
@@ -129,7 +130,9 @@ def _notifications(report: ScanReport) -> list[dict[str, Any]]:
         notes.append(
             {
                 "level": "error",
-                "message": {"text": f"check {result.check} did not finish: {scrub(result.error or '')}"},
+                "message": {
+                    "text": report.hide(f"check {result.check} did not finish: {scrub(result.error or '')}")
+                },
                 "descriptor": {"id": f"prguard/check-error/{result.check}"},
             }
         )
@@ -137,14 +140,50 @@ def _notifications(report: ScanReport) -> list[dict[str, Any]]:
         notes.append(
             {
                 "level": "warning",
-                "message": {"text": f"{item.path} was not scanned: {item.reason}"},
+                "message": {"text": report.hide(f"{item.path} was not scanned: {item.reason}")},
                 "descriptor": {"id": "prguard/skipped-file"},
-                "locations": [
-                    {"physicalLocation": {"artifactLocation": {"uri": _uri(item.path), "uriBaseId": SRCROOT}}}
-                ],
+                "locations": [{"physicalLocation": {"artifactLocation": {
+                    "uri": _uri(report.hide(item.path)), "uriBaseId": SRCROOT}}}],
             }
         )
     return notes
+
+
+UNSCANNED_RULE = "prguard/not-scanned"
+
+
+def _unscanned_results(report: ScanReport, rule_index: int) -> list[dict[str, Any]]:
+    """`fail_on_unscanned`: each file that could hold text but was not scanned, as a blocking error result
+    (a notification alone would not show in code scanning, nor fail anything)."""
+    return [
+        {
+            "ruleId": UNSCANNED_RULE,
+            "ruleIndex": rule_index,
+            "level": "error",
+            "message": {
+                "text": report.hide(f"{item.path} was not scanned: {item.reason} (policy: fail_on_unscanned)")
+            },
+            "locations": [{"physicalLocation": {"artifactLocation": {
+                "uri": _uri(report.hide(item.path)), "uriBaseId": SRCROOT}}}],
+            "partialFingerprints": {
+                FINGERPRINT_KEY: make_fingerprint(UNSCANNED_RULE, item.path, item.reason)
+            },
+            "properties": {"blocking": True, "fileLevel": True, "check": "prguard"},
+        }
+        for item in report.unscanned()
+    ]
+
+
+_UNSCANNED_RULE_DOC: dict[str, Any] = {
+    "id": UNSCANNED_RULE,
+    "name": "NotScanned",
+    "shortDescription": {"text": "File not scanned"},
+    "fullDescription": {"text": "A changed file that could hold text was not scanned (over the size cap, or "
+                                "binary-looking bytes that may be text)."},
+    "help": {"text": "Keep the file under the size cap, store text as UTF-8, or list it in ignore_paths."},
+    "defaultConfiguration": {"level": "error"},
+    "properties": {"tags": ["security"], "problem.severity": "error"},
+}
 
 
 def document(report: ScanReport) -> dict[str, Any]:
@@ -157,7 +196,10 @@ def document(report: ScanReport) -> dict[str, Any]:
         if finding.rule_id not in index:
             index[finding.rule_id] = len(rules)
             rules.append(_rule(finding))
-        results.append(_result(finding, index[finding.rule_id], id(finding) in blocking))
+        results.append(_result(finding, index[finding.rule_id], id(finding) in blocking, report.hide))
+    if report.unscanned():
+        rules.append(_UNSCANNED_RULE_DOC)
+        results += _unscanned_results(report, len(rules) - 1)
     invocation: dict[str, Any] = {
         "executionSuccessful": not report.errors(),
         "toolExecutionNotifications": _notifications(report),

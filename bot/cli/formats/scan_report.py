@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import metadata
 
+from checks.change import could_hold_text
 from checks.engine import CheckResult
 from checks.finding import Finding, Severity, Skipped
+from checks.redact import redact_in
+from checks.secrets.scanner import secrets_in_path
 
 _FALLBACK_URI = "https://pypi.org/project/prguard/"
 
@@ -53,6 +56,29 @@ class ScanReport:
     skipped_by_change: list[Skipped] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)
     disabled: list[str] = field(default_factory=list)
+    #: the base policy's `fail_on_unscanned`: skipped files that could hold text then block (`unscanned`)
+    fail_on_unscanned: bool = False
+    #: paths the policy ignores for every check: never blocking as "not scanned"
+    ignored: frozenset[str] = field(default_factory=frozenset)
+
+    @cached_property
+    def _path_secrets(self) -> tuple[str, ...]:
+        """Secrets that are part of a printed path: the detectors' own finds in every path, and the spans
+        the secrets check marked (`path_span`: a key found in a file's text that names another file)."""
+        found: set[str] = set()
+        for finding in (f for r in self.results for f in r.findings):
+            span = finding.metadata.get("path_span")
+            if isinstance(span, list | tuple) and len(span) == 2 and 0 <= span[0] < span[1]:
+                found.add(finding.path[span[0] : span[1]])
+        paths = {f.path for r in self.results for f in r.findings} | {s.path for s in self.skipped()}
+        for path in paths:
+            found.update(h.value for h in secrets_in_path(path))
+        return tuple(found)
+
+    def hide(self, text: str) -> str:
+        """`text` (a path, a message, a skip reason) with every secret that is part of a path redacted:
+        a key used as a file name must not be printed whole, wherever that name appears."""
+        return redact_in(text, self._path_secrets) if self._path_secrets else text
 
     def findings(self) -> list[Finding]:
         found = [f for r in self.results for f in r.findings]
@@ -71,12 +97,28 @@ class ScanReport:
             seen.setdefault((item.path, item.reason), item)
         return sorted(seen.values(), key=lambda s: (s.path, s.reason))
 
+    def unscanned(self) -> list[Skipped]:
+        """Skipped files that block under `fail_on_unscanned` (one entry per path): a file that could hold
+        text (over the size cap, binary-looking but maybe text, unreadable) was never read."""
+        if not self.fail_on_unscanned:
+            return []
+        seen: dict[str, Skipped] = {}
+        for item in self.skipped():
+            if could_hold_text(item.reason) and item.path not in self.ignored:
+                seen.setdefault(item.path, item)
+        return list(seen.values())
+
+    def is_blocking(self, item: Skipped) -> bool:
+        """Whether this skipped entry is one of `unscanned` (it fails the scan)."""
+        return (item.path, item.reason) in {(u.path, u.reason) for u in self.unscanned()}
+
     def errors(self) -> list[CheckResult]:
         """Checks that could not finish: the scan is incomplete and says so."""
         return [r for r in self.results if r.error is not None]
 
     def exit_code(self) -> int:
-        """2 when a check errored (the result cannot be trusted), 1 on blocking findings, else 0."""
+        """2 when a check errored (the result cannot be trusted), 1 on blocking findings or (with
+        `fail_on_unscanned`) files not scanned, else 0."""
         if self.errors():
             return 2
-        return 1 if self.blocking() else 0
+        return 1 if self.blocking() or self.unscanned() else 0

@@ -35,8 +35,8 @@ def _safe(text: str) -> str:
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def _where(finding: Finding) -> str:
-    path = _safe(finding.path)
+def _where(finding: Finding, report: ScanReport) -> str:
+    path = _safe(report.hide(finding.path))
     return f"{path} (whole file)" if finding.file_level else f"{path}:{finding.line}"
 
 
@@ -46,24 +46,31 @@ def render(report: ScanReport, *, color: bool = False) -> str:
 
     lines: list[str] = []
     findings = report.findings()
-    width = max((len(_where(f)) for f in findings), default=0)
+    width = max((len(_where(f, report)) for f in findings), default=0)
+
+    def show(text: str) -> str:  # a path, or text quoting one: no secret used as a name, no control chars
+        return _safe(report.hide(text))
+
     explained: set[str] = set()
     for path, group in groupby(findings, key=lambda f: f.path):
-        lines.append(paint(_safe(path), _BOLD))
+        lines.append(paint(show(path), _BOLD))
         for f in group:
-            where = _where(f).ljust(width)
+            where = _where(f, report).ljust(width)
             severity = paint(f.severity.value.ljust(8), _STYLE[f.severity])
             lines.append(f"  {where}  {severity}  {f.rule_id}  {f.title}")
-            lines.extend(f"      {part}" for part in _safe(f.message).splitlines() if part.strip())
+            lines.extend(f"      {part}" for part in show(f.message).splitlines() if part.strip())
             if f.remediation and f.rule_id not in explained:  # once per rule: a long fix is noise repeated
                 explained.add(f.rule_id)
                 lines.append(paint(f"      fix: {' '.join(f.remediation.split())}", _DIM))
         lines.append("")
     lines.append(_summary(report, paint))
     for item in report.skipped():
-        lines.append(f"skipped {_safe(item.path)}: {_safe(item.reason)}")
+        if report.is_blocking(item):  # fail_on_unscanned: as loud as a blocking finding
+            lines.append(paint(f"not scanned (blocking) {show(item.path)}: {show(item.reason)}", _BOLD))
+        else:
+            lines.append(f"skipped {show(item.path)}: {show(item.reason)}")
     for result in report.errors():
-        error = _safe(scrub(result.error or ""))
+        error = show(scrub(result.error or ""))
         lines.append(paint(f"error: check {result.check} did not finish: {error}", _BOLD))
     notes = []
     if report.unavailable:
@@ -91,9 +98,12 @@ def _summary(report: ScanReport, paint: Callable[[str, str], str]) -> str:
     skipped = len(report.skipped())
     if skipped:
         parts.append(f"{skipped} skipped")
+    unscanned = len(report.unscanned())
+    if unscanned:
+        parts.append(f"{unscanned} not scanned (blocking: fail_on_unscanned)")
     if report.errors():
         parts.append(f"{len(report.errors())} check error{'s' if len(report.errors()) != 1 else ''}")
     parts.append(f"{report.base[:12]}..{report.head[:12]}")
-    style = _BOLD if blocking or report.errors() else ""
+    style = _BOLD if blocking or unscanned or report.errors() else ""
     text = " · ".join(parts)
     return paint(text, style) if style else text
