@@ -47,6 +47,15 @@ class GitRepo:
         repo.git("config", "core.autocrlf", "false")
         return repo
 
+    @classmethod
+    def on_feature_branch(cls, path: Path, base: Mapping[str, str | bytes], message: str = "base") -> GitRepo:
+        """A repository whose `main` has one commit of `base`, checked out on a new branch `feature`: the
+        shape every "what does this branch introduce" test starts from."""
+        repo = cls.init(path)
+        repo.commit(base, message)
+        repo.branch("feature")
+        return repo
+
     def git(self, *args: str, input: bytes | None = None) -> str:
         """Run git in the repository; a failure raises with git's stderr in the message."""
         proc = self.run_git(*args, input=input)

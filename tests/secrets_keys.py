@@ -262,3 +262,8 @@ def private_key_pem(bits: int = 1024, *, traditional: bool = False) -> str:
     key = numbers.private_key()
     fmt = serialization.PrivateFormat.TraditionalOpenSSL if traditional else serialization.PrivateFormat.PKCS8
     return key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()).decode()
+
+
+def github_token() -> str:
+    """A seeded `ghp_` token in GitHub's format (the secrets check finds it; the seed prints on failure)."""
+    return "ghp_" + rand(36)

@@ -24,16 +24,12 @@ from bot.github.pull_change import list_pr_files
 from bot.settings import ConfigError, Settings, load_settings
 from tests.e2e_stack import Stack, pr_payload
 from tests.github_double.double import GitHubDouble
-from tests.secrets_keys import rand
+from tests.secrets_keys import github_token
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD, NEW = "2022-11-28", "2026-03-10"
 GHES = "https://ghe.example.com/api/v3"
 
-
-def github_token() -> str:
-    """A seeded `ghp_` token in GitHub's format (tests/secrets_keys.py: the seed is printed on failure)."""
-    return "ghp_" + rand(36)
 
 
 @pytest.fixture

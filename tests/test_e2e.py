@@ -22,13 +22,8 @@ import redis
 from bot.github.checkruns import pr_from_external_id
 from tests.e2e_stack import CHECKS, Stack, pr_payload
 from tests.github_double.double import GitHubDouble
-from tests.secrets_keys import rand
+from tests.secrets_keys import github_token
 from tests.webhooks import fixture_payload
-
-
-def github_token() -> str:
-    return "ghp_" + rand(36)
-
 
 LEAKY_HEAD = b"import os\n\nTOKEN = '%s'\nprint(TOKEN)\n"
 

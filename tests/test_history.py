@@ -17,42 +17,30 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.cli.main import main
 from checks.change import Change, LineSet
 from checks.engine import run_check
 from checks.finding import Finding, Severity
 from checks.history import CommitFile, History, HistoryCommit
 from checks.secrets.check import SecretsCheck
 from tests.gitrepo import GitRepo
-from tests.secrets_keys import rand
+from tests.scanning import scan, scan_json
+from tests.secrets_keys import github_token
 from tests.test_formats import validate_sarif
 from tests.test_scan_cli import prguard_command
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def github_token() -> str:
-    return "ghp_" + rand(36)
-
 
 @pytest.fixture
 def repo(tmp_path: Path) -> GitRepo:
-    repo = GitRepo.init(tmp_path / "repo")
-    repo.commit({"README.md": "hello\n", "app.py": "x = 1\n"}, "base")
-    repo.branch("feature")
-    return repo
-
-
-def scan(capsys: pytest.CaptureFixture[str], repo: GitRepo, *args: str) -> tuple[int, str, str]:
-    code = main(["scan", str(repo.path), *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return GitRepo.on_feature_branch(tmp_path / "repo", {"README.md": "hello\n", "app.py": "x = 1\n"})
 
 
 def as_json(capsys: pytest.CaptureFixture[str], repo: GitRepo, *args: str) -> tuple[int, dict[str, Any]]:
-    code, out, err = scan(capsys, repo, "--format", "json", *args)
+    code, doc, err = scan_json(capsys, repo, *args)
     assert err == "" or code == 2, err
-    return code, json.loads(out)
+    return code, doc
 
 
 def added_then_removed(repo: GitRepo, token: str) -> str:

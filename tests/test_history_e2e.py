@@ -10,11 +10,7 @@ from __future__ import annotations
 
 from tests.e2e_stack import Stack, pr_payload
 from tests.github_double.double import GitHubDouble
-from tests.secrets_keys import rand
-
-
-def github_token() -> str:
-    return "ghp_" + rand(36)
+from tests.secrets_keys import github_token
 
 
 async def test_a_token_pushed_then_deleted_fails_the_secrets_run_naming_its_commit(

@@ -19,19 +19,12 @@ from checks.git_history import history_from_git
 from checks.history import History
 from checks.secrets.check import SecretsCheck
 from tests.gitrepo import GitRepo
-from tests.secrets_keys import rand
-
-
-def github_token() -> str:
-    return "ghp_" + rand(36)
+from tests.secrets_keys import github_token
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> GitRepo:
-    repo = GitRepo.init(tmp_path / "repo")
-    repo.commit({"README.md": "hello\n"}, "base")
-    repo.branch("feature")
-    return repo
+    return GitRepo.on_feature_branch(tmp_path / "repo", {"README.md": "hello\n"})
 
 
 def fast_import(repo: GitRepo, branch: str, parent: str, commits: list[dict[str, bytes]]) -> str:

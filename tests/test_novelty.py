@@ -32,6 +32,7 @@ from checks.engine import CheckResult, run_check
 from checks.finding import Finding, Severity, Skipped, make_fingerprint
 from checks.policy import CheckPolicy, Policy
 from tests.gitrepo import GitRepo
+from tests.scanning import scan_json
 from tests.test_formats import validate_sarif
 
 
@@ -176,9 +177,9 @@ def use(monkeypatch: pytest.MonkeyPatch, check: MarkerCheck) -> None:
     monkeypatch.setattr(registry, "REGISTRY", {"marker": lambda: check})
 
 
-def scan_json(capsys: pytest.CaptureFixture[str], repo: GitRepo, *args: str) -> tuple[int, dict[str, Any]]:
-    code = main(["scan", str(repo.path), "--format", "json", *args])
-    return code, json.loads(capsys.readouterr().out)
+def as_json(capsys: pytest.CaptureFixture[str], repo: GitRepo, *args: str) -> tuple[int, dict[str, Any]]:
+    code, doc, _ = scan_json(capsys, repo, *args)
+    return code, doc
 
 
 def test_baseline_through_prguard_scan_across_a_rename(
@@ -191,7 +192,7 @@ def test_baseline_through_prguard_scan_across_a_rename(
     repo.write("src/app.tf", (repo.path / "src/app.tf").read_text() + "PROBLEM also new\n")
     repo.commit(message="rename and add")
 
-    code, doc = scan_json(capsys, repo, "--head", "HEAD")
+    code, doc = as_json(capsys, repo, "--head", "HEAD")
 
     assert code == 1 and doc["errors"] == []
     assert sorted((f["path"], f["line"]) for f in doc["findings"]) == [
@@ -207,7 +208,7 @@ def test_touches_added_and_file_level_findings_in_text_json_and_sarif(
     repo.write("infra/main.tf", BLOCKS.replace("  a = 1\n", "  a = 1\n  public = true\n"))  # adds line 3
     repo.write("models/weights.txt", "WHOLEFILE\n")
 
-    code, doc = scan_json(capsys, repo)
+    code, doc = as_json(capsys, repo)
     assert code == 1
     found = [(f["path"], f["line"], f["end_line"], f["file_level"]) for f in doc["findings"]]
     assert found == [("infra/main.tf", 1, 3, False), ("models/weights.txt", 0, 0, True)]

@@ -31,7 +31,8 @@ from checks.context import CheckContext
 from checks.finding import Finding, Severity, make_fingerprint
 from checks.secrets.rules import RULES
 from tests.gitrepo import GitRepo
-from tests.secrets_keys import pick, private_key_pem, rand
+from tests.scanning import scan, scan_json
+from tests.secrets_keys import github_token, pick, private_key_pem, rand
 from tests.test_formats import validate_sarif
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -83,21 +84,13 @@ def only_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> GitRepo:
-    repo = GitRepo.init(tmp_path / "repo")
-    repo.commit({"app.py": "print('FORBIDDEN already on main')\nok = 1\n"}, "base")
-    repo.branch("feature")
-    return repo
-
-
-def scan(capsys: pytest.CaptureFixture[str], repo: GitRepo, *args: str) -> tuple[int, str, str]:
-    code = main(["scan", str(repo.path), *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return GitRepo.on_feature_branch(
+        tmp_path / "repo", {"app.py": "print('FORBIDDEN already on main')\nok = 1\n"})
 
 
 def as_json(capsys: pytest.CaptureFixture[str], repo: GitRepo, *args: str) -> tuple[int, dict[str, Any]]:
-    code, out, _ = scan(capsys, repo, "--format", "json", *args)
-    return code, json.loads(out)
+    code, doc, _ = scan_json(capsys, repo, *args)
+    return code, doc
 
 
 @pytest.mark.usefixtures("only_forbidden")
@@ -279,9 +272,8 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], repo: GitRepo) 
 
 @pytest.mark.usefixtures("only_forbidden")
 def test_policy_comes_from_the_base_branch(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    repo = GitRepo.init(tmp_path / "repo")
-    repo.commit({".github/prguard.yml": "ignore_paths:\n  - vendor/**\n"}, "policy")
-    repo.branch("feature")
+    repo = GitRepo.on_feature_branch(
+        tmp_path / "repo", {".github/prguard.yml": "ignore_paths:\n  - vendor/**\n"}, "policy")
     repo.commit({"vendor/lib.py": "FORBIDDEN\n"}, "vendored")
     assert scan(capsys, repo)[0] == 0  # ignored by the base policy
     # a branch that rewrites the policy to ignore everything does not get its way
@@ -295,9 +287,8 @@ def test_policy_comes_from_the_base_branch(capsys: pytest.CaptureFixture[str], t
 
 @pytest.mark.usefixtures("only_forbidden")
 def test_invalid_base_policy_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    repo = GitRepo.init(tmp_path / "repo")
-    repo.commit({".github/prguard.yml": "fail_on: high\nfial_on: low\n"}, "typo in policy")
-    repo.branch("feature")
+    repo = GitRepo.on_feature_branch(
+        tmp_path / "repo", {".github/prguard.yml": "fail_on: high\nfial_on: low\n"}, "typo in policy")
 
     code, out, err = scan(capsys, repo)
 
@@ -309,9 +300,8 @@ def test_invalid_base_policy_exits_2(capsys: pytest.CaptureFixture[str], tmp_pat
 def test_per_check_policy_with_the_real_secrets_check(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    repo = GitRepo.init(tmp_path / "repo")
-    repo.commit({".github/prguard.yml": "checks:\n  secrets:\n    fail_on: critical\n"}, "policy")
-    repo.branch("feature")
+    repo = GitRepo.on_feature_branch(
+        tmp_path / "repo", {".github/prguard.yml": "checks:\n  secrets:\n    fail_on: critical\n"}, "policy")
     repo.commit({"config.py": f'GITHUB_TOKEN = "{github_token()}"\n'}, "a token")
 
     code, doc = as_json(capsys, repo)
@@ -436,9 +426,6 @@ def _random(alphabet: str, length: int) -> str:
 _ALNUM = string.ascii_letters + string.digits
 _URLSAFE = _ALNUM + "_-"
 
-
-def github_token() -> str:
-    return "ghp_" + rand(36)
 
 
 def aws_secret_access_key() -> str:

@@ -23,7 +23,9 @@ from tests.github_double import GitHubDouble
 from tests.github_double.testing import SAMPLE_REPO, sample_pr
 from tests.github_double.testing import installation_client as installation
 from tests.gitrepo import GitRepo
+from tests.scanning import scan_json
 from tests.secrets_keys import TOKEN, rand
+from tests.secrets_keys import github_token as ghp
 
 DISABLE = "checks:\n  secrets: false\n"
 Cap = pytest.CaptureFixture[str]
@@ -33,29 +35,14 @@ def openai_key() -> str:
     return f"sk-proj-{rand(74, TOKEN)}T3BlbkFJ{rand(74, TOKEN)}"
 
 
-def scan_json(capsys: Cap, repo: GitRepo, *args: str) -> tuple[int, dict[str, Any], str]:
-    code = main(["scan", str(repo.path), "--format", "json", *args])
-    out, err = capsys.readouterr()
-    return code, (json.loads(out) if out.strip() else {}), err
-
-
-def ghp() -> str:
-    return f"ghp_{rand(36)}"
-
 
 def _strict_repo(tmp_path: Path, policy: str = "fail_on_unscanned: true\n") -> GitRepo:
-    repo = GitRepo.init(tmp_path / "repo")
-    repo.commit({".github/prguard.yml": policy}, "strict policy")
-    repo.branch("feature")
-    return repo
+    return GitRepo.on_feature_branch(tmp_path / "repo", {".github/prguard.yml": policy}, "strict policy")
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> GitRepo:
-    repo = GitRepo.init(tmp_path / "repo")
-    repo.commit({"README.md": "hello\n"}, "base")
-    repo.branch("feature")
-    return repo
+    return GitRepo.on_feature_branch(tmp_path / "repo", {"README.md": "hello\n"})
 
 
 # --- 1. --staged reads the policy from the base, not from HEAD --------------------------------------------
@@ -74,9 +61,8 @@ def test_staged_ignores_a_policy_the_branch_committed(capsys: Cap, repo: GitRepo
 
 
 def test_staged_uses_the_default_branch_policy(capsys: Cap, tmp_path: Path) -> None:
-    repo = GitRepo.init(tmp_path / "repo")
-    repo.commit({".github/prguard.yml": "ignore_paths: ['vendor/**']\n"}, "policy on main")
-    repo.branch("feature")
+    repo = GitRepo.on_feature_branch(
+        tmp_path / "repo", {".github/prguard.yml": "ignore_paths: ['vendor/**']\n"}, "policy on main")
     repo.commit({".github/prguard.yml": "ignore_paths: ['**']\n"}, "ignore everything")
     repo.write("vendor/lib.py", f'KEY = "{openai_key()}"\n')
     repo.write("app.py", f'KEY = "{openai_key()}"\n')
@@ -142,9 +128,7 @@ def test_staged_without_a_default_branch(capsys: Cap, tmp_path: Path) -> None:
     ],
 )
 def test_a_malformed_base_policy_exits_2_with_one_line(capsys: Cap, tmp_path: Path, policy: bytes) -> None:
-    repo = GitRepo.init(tmp_path / "repo")
-    repo.commit({".github/prguard.yml": policy}, "broken policy")
-    repo.branch("feature")
+    repo = GitRepo.on_feature_branch(tmp_path / "repo", {".github/prguard.yml": policy}, "broken policy")
     repo.commit({"app.py": "x = 1\n"}, "change")
 
     code = main(["scan", str(repo.path), "--format", "json"])
@@ -158,9 +142,8 @@ def test_a_malformed_base_policy_exits_2_with_one_line(capsys: Cap, tmp_path: Pa
 def test_a_huge_base_policy_is_refused_without_reading_it(
     capsys: Cap, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = GitRepo.init(tmp_path / "repo")
-    repo.commit({".github/prguard.yml": b"# pad\n" * 200_000}, "1.2 MB policy")
-    repo.branch("feature")
+    repo = GitRepo.on_feature_branch(
+        tmp_path / "repo", {".github/prguard.yml": b"# pad\n" * 200_000}, "1.2 MB policy")
     repo.commit({"app.py": "x = 1\n"}, "change")
     calls: list[tuple[str, ...]] = []
     real = git_change.git

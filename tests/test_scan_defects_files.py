@@ -11,8 +11,9 @@ import pytest
 
 from bot.cli.main import main
 from tests.gitrepo import GitRepo
+from tests.scanning import scan_json
 from tests.test_formats import validate_sarif
-from tests.test_scan_defects import Cap, _strict_repo, ghp, openai_key, scan_json
+from tests.test_scan_defects import Cap, _strict_repo, ghp, openai_key
 from tests.test_scan_defects import repo as repo  # the fixture
 
 # --- 3. plaintext secrets do not pass as "binary" --------------------------------------------------------

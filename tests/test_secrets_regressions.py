@@ -39,12 +39,8 @@ from checks.secrets.check import secret_fingerprint
 from checks.secrets.scanner import scan_bytes
 from tests.gitrepo import GitRepo
 from tests.secrets_keys import ALNUM, HEX, RNG, pick, rand, seed_note
+from tests.secrets_keys import github_token as ghp
 from tests.test_secrets import changed, scan
-
-
-def ghp() -> str:
-    return "ghp_" + rand(36)
-
 
 # --- quiet: what the change did not introduce ------------------------------------------------------------
 
@@ -334,9 +330,7 @@ def test_a_file_name_that_is_not_utf8_is_scanned_in_every_format(tmp_path, capsy
     from tests.test_formats import validate_sarif
 
     key = ghp()
-    repo = GitRepo.init(tmp_path / "repo")
-    repo.commit({"README.md": "hello\n"}, "base")
-    repo.branch("feature")
+    repo = GitRepo.on_feature_branch(tmp_path / "repo", {"README.md": "hello\n"})
     (repo.path / os.fsdecode(b"bad\xffname.py")).write_text(f'T = "{key}"\n')
     for fmt in ("json", "text", "sarif"):
         code = main(["scan", str(repo.path), "--format", fmt])
@@ -385,9 +379,7 @@ def test_symlinks_are_listed_as_skipped_and_their_target_never_read(tmp_path, ca
     key = ghp()
     outside = tmp_path / "outside.py"
     outside.write_text(f'T = "{key}"\n')
-    repo = GitRepo.init(tmp_path / "repo")
-    repo.commit({"README.md": "hello\n"}, "base")
-    repo.branch("feature")
+    repo = GitRepo.on_feature_branch(tmp_path / "repo", {"README.md": "hello\n"})
     repo.symlink("committed-link.py", str(outside))
     repo.commit(message="link")
     repo.symlink("untracked-dir", str(tmp_path))
@@ -448,9 +440,7 @@ def test_a_file_removed_from_the_index_but_kept_reports_only_its_new_secrets(tmp
 def _merging_main_into_feature(tmp_path) -> tuple[GitRepo, str]:
     """A feature branch merging main (with --no-commit) after main gained a file holding a secret."""
     old = ghp()
-    repo = GitRepo.init(tmp_path / "repo")
-    repo.commit({"README.md": "hello\n", "shared.py": "a = 1\n"}, "base")
-    repo.branch("feature")
+    repo = GitRepo.on_feature_branch(tmp_path / "repo", {"README.md": "hello\n", "shared.py": "a = 1\n"})
     repo.commit({"feature.py": "f = 1\n"}, "feature work")
     repo.switch("main")
     repo.commit({"leaked_on_main.py": f'T = "{old}"\n', "shared.py": f'a = 1\nT = "{old}"\n'}, "main")

@@ -101,10 +101,8 @@ def pid_of(pidfile: Path) -> int:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> GitRepo:
-    repo = GitRepo.init(tmp_path / "repo")
-    repo.commit({"README.md": "hello\n", "old.py": f"# {MARKER} already on main\n"}, "base")
-    repo.branch("feature")
-    return repo
+    return GitRepo.on_feature_branch(
+        tmp_path / "repo", {"README.md": "hello\n", "old.py": f"# {MARKER} already on main\n"})
 
 
 def test_a_tree_check_runs_its_engine_over_a_materialized_head_in_prguard_scan(
