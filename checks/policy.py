@@ -65,6 +65,8 @@ class CheckPolicy:
     enabled: bool = True
     fail_on: Severity | None = None
     ignore_paths: tuple[str, ...] = ()
+    #: the check's own keys (from `checks/schemas/check-<name>.schema.json`), validated, as written
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class Policy:
     fail_on_unscanned: bool = False
     #: True when the settings came from a file (False: defaults, no file on the base branch)
     from_file: bool = False
+    #: top-level keys owned by a feature (`checks/schemas/top-<key>.schema.json`), validated, as written
+    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     _matchers: dict[str | None, PathMatcher] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -238,11 +242,41 @@ def _mark_line(mark: yaml.Mark | None) -> int | None:
 # ------------------------------------------------------------------------------------------ validation
 
 
+#: the base schema's own top-level keys; every other top-level key comes from a `top-<key>` fragment
+CORE_KEYS = ("fail_on", "ignore_paths", "fail_on_unscanned", "checks")
+_CHECK_KEYS = ("enabled", "fail_on", "ignore_paths")
+
+
 @cache
 def schema() -> dict[str, Any]:
-    """The JSON Schema shipped in the package (also usable by editors via yaml-language-server)."""
-    text = resources.files("checks.schemas").joinpath("prguard.schema.json").read_text(encoding="utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    """The JSON Schema shipped in the package (also usable by editors via yaml-language-server).
+
+    It is assembled from `prguard.schema.json` and fragments beside it, so each check and feature owns its
+    keys in a file of its own: `check-<name>.schema.json` holds `properties` added to `checks.<name>`, and
+    `top-<key>.schema.json` is the schema of a top-level key `<key>`.
+    """
+    folder = resources.files("checks.schemas")
+    base: dict[str, Any] = json.loads(folder.joinpath("prguard.schema.json").read_text(encoding="utf-8"))
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        name = entry.name
+        if not name.endswith(".schema.json") or name == "prguard.schema.json":
+            continue
+        fragment = json.loads(entry.read_text(encoding="utf-8"))
+        stem = name.removesuffix(".schema.json")
+        if stem.startswith("check-"):
+            check = stem.removeprefix("check-")
+            own = json.loads(json.dumps(base["$defs"]["check"]))
+            own["properties"].update(fragment.get("properties", {}))
+            base["$defs"][f"check_{check}"] = own
+            base["properties"]["checks"]["properties"][check] = {"$ref": f"#/$defs/check_{check}"}
+        elif stem.startswith("top-"):
+            base["properties"][stem.removeprefix("top-")] = fragment
+    return base
+
+
+def feature_keys() -> tuple[str, ...]:
+    """Top-level keys that fragments added (see `schema`)."""
+    return tuple(k for k in schema()["properties"] if k not in CORE_KEYS)
 
 
 @cache
@@ -297,7 +331,7 @@ def _describe(error: jsonschema.ValidationError, root: yaml.Node | None) -> tupl
         extra = extras[0] if extras else "?"
         k_node, _ = _node_at(root, [*path, extra])
         line = _line(k_node) or line
-        if not path and extra in FUTURE_KEYS:
+        if not path and extra in FUTURE_KEYS and extra not in feature_keys():
             return (
                 f"{extra!r} is not supported yet by this version of prguard (it comes with "
                 f"{FUTURE_KEYS[extra]}); remove it, or upgrade prguard",
@@ -413,6 +447,7 @@ def _parse(text: str | bytes | None) -> Policy:
                 enabled=value.get("enabled", True),
                 fail_on=Severity(fail_on) if fail_on else None,
                 ignore_paths=_globs(value.get("ignore_paths"), f"checks.{name}.ignore_paths", root),
+                options=MappingProxyType({k: v for k, v in value.items() if k not in _CHECK_KEYS}),
             )
     return Policy(
         fail_on=Severity(data.get("fail_on") or Severity.HIGH),
@@ -420,4 +455,5 @@ def _parse(text: str | bytes | None) -> Policy:
         checks=MappingProxyType(checks),
         fail_on_unscanned=bool(data.get("fail_on_unscanned", False)),
         from_file=True,
+        extra=MappingProxyType({k: data[k] for k in feature_keys() if k in data}),
     )
