@@ -30,6 +30,20 @@ def key_seed(request: pytest.FixtureRequest) -> int:
     return secrets_keys.reseed(request.node.nodeid)
 
 
+@pytest.fixture(autouse=True)
+def private_config_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """`prguard scan` keeps a per-user fingerprint key under $XDG_CONFIG_HOME: never the real home's in
+    tests. The key a test's scan installed is dropped after it, so each test starts keyless."""
+    from checks.secrets.fingerprint import set_key
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.getbasetemp() / "xdg-config"))
+    monkeypatch.delenv("PRGUARD_FINGERPRINT_KEY", raising=False)
+    yield
+    set_key(None)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"generated test keys: PRGUARD_TEST_SEED={secrets_keys.SEED}"
 

@@ -397,9 +397,10 @@ def test_symlinks_are_listed_as_skipped_and_their_target_never_read(tmp_path, ca
 
 def test_a_file_full_of_keyword_findings_lists_a_bounded_number_and_says_so(monkeypatch):
     import checks.secrets.check as check_module
+    import checks.secrets.fingerprint as fingerprint_module
 
-    monkeypatch.setattr(check_module, "FINGERPRINT_ROUNDS", 10)  # the cap is under test, not the hash
-    check_module._slow_digest.cache_clear()
+    monkeypatch.setattr(fingerprint_module, "FINGERPRINT_ROUNDS", 10)  # the cap is under test, not the hash
+    fingerprint_module._slow_digest.cache_clear()
     passwords = "".join(f'password_{i} = "{pick(3, ALNUM)}9{pick(4, ALNUM)}"\n' for i in range(260))
     key = ghp()
     result = run_check(
@@ -412,7 +413,7 @@ def test_a_file_full_of_keyword_findings_lists_a_bounded_number_and_says_so(monk
     [note] = [s.reason for s in result.skipped if s.path == "users.py"]
     counted = re.fullmatch(r"partly reported: (\d+) keyword/entropy findings, only the first 200 .*", note)
     assert counted and 200 < int(counted.group(1)) <= 260, note  # a random value may look like a filler
-    check_module._slow_digest.cache_clear()
+    fingerprint_module._slow_digest.cache_clear()
 
 
 def test_a_file_moved_but_not_yet_staged_is_a_rename_not_a_new_file(tmp_path):

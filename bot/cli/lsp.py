@@ -66,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
         print("prguard: --debounce must be 0 or more milliseconds", file=sys.stderr)
         return 2
     _configure_logging()
+    from bot.fingerprint_key import configure_for_cli
+
+    configure_for_cli()
     server = build_server(Diagnoser(timeout=args.timeout, max_file_bytes=args.max_file_size),
                           debounce=args.debounce / 1000)
     server.start_io()

@@ -17,6 +17,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("bot.cli.worker", "run a worker: queued pull-request work and periodic tasks"),
     "register": ("bot.cli.register", "create the GitHub App from app.yml (the manifest flow)"),
     "lsp": ("bot.cli.lsp", "run the language server (stdio): the scan's findings live in the editor"),
+    "advisories": ("bot.cli.advisories", "build or refresh the offline advisory index (OSV data)"),
+    "bom": ("bot.cli.bom", "write the repository's AI-BOM (CycloneDX 1.6 JSON)"),
+    "policy": ("bot.cli.policy", "check a policy: evaluate Rego policies against a facts document"),
+    "audit": ("bot.cli.audit", "list sign-offs, waivers, holds and bypasses, read back from GitHub"),
+    "reconcile": ("bot.cli.reconcile", "redeliver failed webhook deliveries and queue PR heads with no runs"),
+    "status": ("bot.cli.status", "queue depth, workers alive, dead letters and the last reconcile"),
 }
 
 

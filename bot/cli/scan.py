@@ -14,6 +14,7 @@ import sys
 
 from bot.cli import formats
 from bot.cli.formats.scan_report import ScanReport
+from bot.fingerprint_key import configure_for_cli
 from bot.log import scrub
 from checks import registry
 from checks.base import Check
@@ -133,6 +134,7 @@ class UsageError(Exception):
 
 
 def run(args: argparse.Namespace) -> int:
+    configure_for_cli()
     try:
         return _scan(args)
     except UsageError as exc:

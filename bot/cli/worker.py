@@ -19,6 +19,7 @@ from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from bot.fingerprint_key import configure_for_app
 from bot.log import configure, get_logger
 from bot.settings import ConfigError, Settings, load_settings
 
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if args.concurrency is not None and args.concurrency < 1:
         return ConfigError("--concurrency must be >= 1").exit()
     configure(settings.log_level)
+    configure_for_app(settings.webhook_secret)
     concurrency = args.concurrency or settings.worker_concurrency
     return run_service(_serve(settings, concurrency))
 

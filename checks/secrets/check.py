@@ -6,11 +6,7 @@ and then deleted is still in the history (`checks.secrets.history_scan`).
 
 from __future__ import annotations
 
-import hashlib
-import math
-import os
-import threading
-from collections import OrderedDict
+import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -24,12 +20,12 @@ from checks.change import (
     text_for_scan,
     text_kind,
 )
-from checks.finding import Finding, Skipped, make_fingerprint
+from checks.finding import Finding, Skipped
 from checks.redact import redact, redact_in
-from checks.secrets.filters import alphabet_of
+from checks.secrets.fingerprint import secret_fingerprint
 from checks.secrets.history_scan import HeadBlobs, scan_history
 from checks.secrets.rules import RULES
-from checks.secrets.scanner import GENERIC, Hit, scan_bytes, secrets_in_path
+from checks.secrets.scanner import DS_CHANGE_SECONDS, GENERIC, Hit, scan_bytes, secrets_in_path
 
 if TYPE_CHECKING:
     from checks.context import CheckContext
@@ -70,6 +66,7 @@ class SecretsCheck:
         reported: set[tuple[str, str]] = set()  # (rule, value) the head scan found: not repeated from history
         binaries: set[str] = set()
         named: set[tuple[str, str]] = set()  # (path, value) already reported as a secret in a file name
+        until = time.perf_counter() + DS_CHANGE_SECONDS  # the generic detectors' budget for the change
         for file in files:
             for hit in secrets_in_path(file.path) if _names_new(file) else ():
                 named.add((file.path, hit.value))
@@ -89,7 +86,7 @@ class SecretsCheck:
                 continue
             try:
                 # UTF-16/32 with a BOM decoded, NULs as spaces: a plaintext key is text whatever git thinks
-                scan = scan_bytes(file.path, text_for_scan(data), file.added_lines)
+                scan = scan_bytes(file.path, text_for_scan(data), file.added_lines, until=until)
             except Exception as exc:
                 # The original message may quote a line (and so a secret); keep only its type.
                 raise SecretsScanError(f"secrets scan failed on {file.path} ({type(exc).__name__})") from None
@@ -113,8 +110,9 @@ class SecretsCheck:
             if scan.budget_line is not None:
                 yield Skipped(
                     file.path,
-                    f"partly scanned: keyword and entropy detectors hit their time budget at line "
-                    f"{scan.budget_line} (format-exact key detectors scanned every line)",
+                    f"partly scanned: keyword and entropy detectors hit their time budget (per file or "
+                    f"per change) at line {scan.budget_line} (format-exact key detectors scanned every "
+                    "line)",
                 )
             if scan.limited_lines:
                 shown = ", ".join(map(str, scan.limited_lines[:5]))
@@ -231,79 +229,3 @@ def to_finding(path: str, hit: Hit) -> Finding:
     )
 
 
-#: Below this many bits of secret left after redaction, a plain SHA-256 fingerprint can be reversed.
-WEAK_SECRET_BITS = 80
-#: PBKDF2-SHA256 rounds for weak secrets: ~10 ms once per such finding here (a PR with a thousand
-#: hard-coded passwords pays ~10 s), 20,000 times fewer guesses per second for an attacker.
-FINGERPRINT_ROUNDS = 20_000
-
-
-def secret_fingerprint(rule_id: str, path: str, value: str) -> str:
-    """The finding's fingerprint, which must not give the secret away.
-
-    Fingerprints are published (JSON, SARIF uploaded to code scanning, check runs) next to the redacted
-    value, which shows the first 4 characters and the length. For a short secret (a 10-character
-    password) the rest is only ~40 bits, and a fast hash of it would be brute-forced in minutes, so weak
-    values go through a deliberately slow hash first. Still stable: no line number, no random salt.
-    """
-    hidden_bits = max(0, len(value) - 4) * math.log2(alphabet_of(value))
-    if hidden_bits < WEAK_SECRET_BITS:
-        value = _slow_digest(rule_id, path, value)
-    # a file name that is not UTF-8 arrives with surrogate escapes, which `make_fingerprint` cannot encode
-    return make_fingerprint(rule_id, _encodable(path), value)
-
-
-def _encodable(path: str) -> str:
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def _pbkdf2(rule_id: str, path: str, value: str) -> str:
-    salt = f"prguard-fingerprint\0{rule_id}\0{_encodable(path)}".encode()
-    digest = hashlib.pbkdf2_hmac("sha256", value.encode("utf-8", "surrogatepass"), salt, FINGERPRINT_ROUNDS)
-    return "pbkdf2:" + digest.hex()
-
-
-class _SlowDigests:
-    """`_pbkdf2` with a bounded LRU memo that never holds a secret.
-
-    A weak secret is fingerprinted again on every push to its PR, so its slow digest is remembered. A
-    `functools.lru_cache` would keep the plaintext value as its key for the worker's lifetime (readable in
-    a core dump or a debugger); here the key is a BLAKE2b of (rule, path, value) under a random key drawn
-    per process, so the memo holds no secret, and its keys cannot be checked against guesses without
-    that process's key. The digests themselves are the slow hash that gets published anyway.
-    """
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._key = os.urandom(32)
-        self._memo: OrderedDict[bytes, str] = OrderedDict()
-        self._lock = threading.Lock()  # checks run in worker threads
-
-    def _memo_key(self, rule_id: str, path: str, value: str) -> bytes:
-        h = hashlib.blake2b(key=self._key, digest_size=32)
-        for part in (rule_id, path, value):
-            data = part.encode("utf-8", "surrogatepass")  # injective, lone surrogates included
-            h.update(len(data).to_bytes(8, "big"))
-            h.update(data)
-        return h.digest()
-
-    def __call__(self, rule_id: str, path: str, value: str) -> str:
-        key = self._memo_key(rule_id, path, value)
-        with self._lock:
-            digest = self._memo.get(key)
-            if digest is not None:
-                self._memo.move_to_end(key)
-                return digest
-        digest = _pbkdf2(rule_id, path, value)  # outside the lock: ~10 ms
-        with self._lock:
-            self._memo[key] = digest
-            while len(self._memo) > self.maxsize:
-                self._memo.popitem(last=False)
-        return digest
-
-    def cache_clear(self) -> None:
-        with self._lock:
-            self._memo.clear()
-
-
-_slow_digest = _SlowDigests(maxsize=4096)

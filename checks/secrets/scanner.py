@@ -65,6 +65,10 @@ MAX_FILE_WINDOWS = 4096
 #: backtrack, so a crafted file can make them quadratic; past the budget they stop and the file is reported
 #: as partly scanned (loudly), while the format-exact detectors keep scanning every line.
 DS_FILE_SECONDS = 3.0
+#: Seconds they may spend on one whole change, all files together: a PR's content must not set the CPU a
+#: worker spends on it (ten keyword-heavy files would otherwise cost ten file budgets). Past it, every
+#: further file is scanned by the format-exact detectors only and reported as partly scanned.
+DS_CHANGE_SECONDS = 8.0
 _PEM_PRIORITY = 400
 
 PLUGINS: dict[str, BasePlugin] = {
@@ -141,12 +145,18 @@ class FileScan:
     budget_line: int | None = None
 
 
-def scan_bytes(path: str, data: bytes, added: LineSet) -> FileScan:
-    """Every secret on the added lines of one file, one hit per span, filters applied."""
+def scan_bytes(path: str, data: bytes, added: LineSet, *, until: float | None = None) -> FileScan:
+    """Every secret on the added lines of one file, one hit per span, filters applied.
+
+    `until` (a `time.perf_counter()` value) ends the generic detectors' time earlier than the file's own
+    budget: the change-wide budget (`DS_CHANGE_SECONDS`) the caller keeps across files.
+    """
     lines = _Lines(data)
     limited: list[int] = []
     budget = MAX_FILE_WINDOWS
     ds_deadline = time.perf_counter() + DS_FILE_SECONDS
+    if until is not None:
+        ds_deadline = min(ds_deadline, until)
     budget_line: int | None = None
     keyword_groups = REGEX_BY_FILETYPE.get(determine_file_type(path), QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP)
     non_text = filters.is_non_text_path(path)
