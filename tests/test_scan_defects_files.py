@@ -179,3 +179,20 @@ def test_a_key_in_a_file_name_already_on_the_base_is_not_reported_again(capsys: 
 
     assert code == 0
     assert all(token not in out for out in outputs.values())
+
+
+def test_history_decodes_a_utf16_file_a_branch_commit_added_and_a_later_one_removed(
+    capsys: Cap, tmp_path: Path
+) -> None:
+    repo = GitRepo.on_feature_branch(tmp_path / "repo", {"README.md": "x\n"})
+    key = openai_key()
+    repo.commit({"deploy.ps1": f"$a = 1\r\n$key = '{key}'\r\n".encode("utf-16")}, "PowerShell with a key")
+    repo.remove("deploy.ps1")
+    repo.commit(message="remove it again")
+
+    code, doc, err = scan_json(capsys, repo, "--history")
+
+    assert code == 1, err
+    found = [(f["path"], f["rule_id"]) for f in doc["findings"]]
+    assert found == [("deploy.ps1", "secrets/openai-project-key")]
+    assert key not in json.dumps(doc)

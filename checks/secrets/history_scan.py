@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING
 
-from checks.change import LineSet, ReadError, looks_binary
+from checks.change import LineSet, ReadError, looks_binary, text_for_scan
 from checks.diff import line_count
 from checks.finding import Finding, Skipped
 from checks.history import CommitFile, History, blob_id, short_sha
@@ -87,6 +87,7 @@ def scan_history(history: History, ctx: CheckContext, reported: set[Key], *, lis
         if looks_binary(data):
             yield Skipped(file.path, f"binary content added in commit {short_sha(commit.sha)}")
             continue
+        data = text_for_scan(data)  # UTF-16/32 with a BOM decoded, NULs as spaces (as the head scan does)
         try:
             scan = scan_bytes(file.path, data, LineSet.whole(line_count(data)))
         except Exception as exc:  # its message may quote a line (and so a secret): keep only its type
@@ -135,6 +136,7 @@ def _base_secrets(ctx: CheckContext, path: str) -> set[Key] | None:
         return None
     if base is None or len(base) > BASE_COMPARE_MAX_BYTES or looks_binary(base):
         return None
+    base = text_for_scan(base)
     try:
         return {(h.rule_id, h.value) for h in scan_bytes(path, base, LineSet.whole(line_count(base))).hits}
     except Exception:  # the comparison only ever removes findings: on any failure keep them all
