@@ -16,7 +16,10 @@ Environment (exact names)::
                               2022-11-28 or 2026-03-10. Default: 2026-03-10 for api.github.com, else
                               2022-11-28 (GHES rejects versions newer than itself with a 400; every
                               GHES >= 3.9 knows 2022-11-28)
-    REDIS_URL                 default redis://localhost:6379/0 (redis://, rediss:// or unix://)
+    REDIS_URL                 default redis://localhost:6379/0 (redis://, rediss:// or unix://); a Redis
+                              Cluster: redis+cluster://host:port[,host:port...] (rediss+cluster:// with
+                              TLS; keys then share the hash tag {PRGUARD_REDIS_PREFIX}); Sentinel:
+                              redis+sentinel://host:port[,host:port...]/SERVICE[/db]
     PRGUARD_LOG_LEVEL         DEBUG, INFO (default), WARNING, ERROR
 
 Tunables (`PRGUARD_` + the field name in upper case, e.g. `PRGUARD_MAX_ATTEMPTS=5`): see `Settings`.
@@ -123,6 +126,15 @@ class Settings(BaseSettings):
     #: Commits of a PR whose additions the secrets check reads (a key committed, then deleted, is still in
     #: history); each costs one request. The PR's other commits are listed as not scanned. GitHub lists 250.
     history_max_commits: int = _env("PRGUARD_HISTORY_MAX_COMMITS", DEFAULT_MAX_COMMITS, ge=1, le=250)
+    #: Directory of the offline advisory index (the dependencies check); None: PRGUARD_ADVISORY_DIR as read
+    #: by `checks.dependencies.advisories.location`, else the user cache dir.
+    advisory_dir: Path | None = _env("PRGUARD_ADVISORY_DIR", None)
+    #: Where the App's scheduled sync fetches OSV data: a base URL serving `<ecosystem>/all.zip` (OSV's own
+    #: export bucket layout), one zip URL, or a local path. None: no scheduled sync (the operator runs
+    #: `prguard advisories sync`); the re-audit then runs after each sync it sees.
+    advisory_mirror: str | None = _env("PRGUARD_ADVISORY_MIRROR", None)
+    #: Seconds between scheduled advisory syncs and re-audits of default branches (0: never).
+    advisory_sync_interval: float = _env("PRGUARD_ADVISORY_SYNC_INTERVAL", 6 * 3600.0, ge=0)
     #: Most annotations posted per check run (GitHub takes 50 per request; the rest go in further updates).
     #: Bounded because every 50 annotations cost one request against GitHub's ~80 writes/minute limit.
     annotation_cap: int = _env("PRGUARD_ANNOTATION_CAP", 500, ge=0, le=1000)
@@ -159,6 +171,17 @@ class Settings(BaseSettings):
     #: Connections (and requests in progress) `prguard serve` accepts at once (uvicorn's
     #: `limit_concurrency`); past it a request gets 503 at once. Bounds sockets and per-connection buffers.
     webhook_max_connections: int = _env("PRGUARD_WEBHOOK_MAX_CONNECTIONS", 128, ge=8, le=10_000)
+    #: Seconds between reconcile runs in the worker fleet (redeliver failed webhooks, queue PR heads that have
+    #: no prguard runs, fail runs stuck in progress); 0 turns the scheduled reconcile off.
+    reconcile_interval: float = _env("PRGUARD_RECONCILE_INTERVAL", 600.0, ge=0)
+    #: A prguard run still `queued`/`in_progress` this many seconds after it started is stuck (its job was
+    #: lost): reconcile completes it as `failure`, saying the scan was interrupted and how to re-run it.
+    stuck_run_seconds: float = _env("PRGUARD_STUCK_RUN_SECONDS", 1800.0, ge=60)
+    #: Failed webhook deliveries reconcile asks GitHub to redeliver per run (GitHub keeps 3 days of them).
+    reconcile_max_redeliveries: int = _env("PRGUARD_RECONCILE_MAX_REDELIVERIES", 100, ge=0, le=10_000)
+    #: Port of the worker's Prometheus `/metrics` endpoint (the receiver serves `/metrics` on its own port);
+    #: 0 = none.
+    metrics_port: int = _env("PRGUARD_METRICS_PORT", 0, ge=0, le=65535)
 
     @field_validator("private_key", mode="before")
     @classmethod
@@ -184,13 +207,39 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(API_VERSIONS)}")
         return value.strip()
 
+    @field_validator("redis_prefix")
+    @classmethod
+    def _redis_prefix(cls, value: str, info: ValidationInfo) -> str:
+        """On a Redis Cluster every key must share one hash slot: the prefix becomes a hash tag."""
+        from bot.runtime.redis_connect import cluster_prefix
+
+        url = info.data.get("redis_url")
+        return cluster_prefix(value, url) if isinstance(url, str) else value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
         from redis.connection import parse_url
 
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        from bot.runtime.redis_connect import SCHEMES, kind
+
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme not in SCHEMES:
+            raise ValueError("must be a redis://, rediss://, unix://, redis+cluster:// or redis+sentinel:// "
+                             "URL")
+        if kind(value) != "single":  # several hosts: parse them as the client will
+            from urllib.parse import urlsplit
+
+            from bot.runtime.redis_connect import _nodes
+
+            try:
+                _hosts, _user, password = _nodes(urlsplit(value).netloc)
+            except ValueError:
+                raise ValueError("is not a valid Redis URL (redis+cluster://[[user]:password@]host:port"
+                                 "[,host:port...] or redis+sentinel://host:port[,...]/SERVICE[/db])"
+                                 ) from None
+            add_sensitive(password, pinned=True)
+            return value
         try:  # as the clients will parse it, so a bad port stops start-up here and not in a traceback later
             password = parse_url(value).get("password")
         except ValueError:

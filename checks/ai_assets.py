@@ -38,6 +38,7 @@ DEFAULT_GLOBS: dict[AssetKind, tuple[str, ...]] = {
         ".mcp.json", "mcp.json", "**/.mcp.json", "**/mcp.json", ".vscode/mcp.json", ".cursor/mcp.json",
         "claude_desktop_config.json", "**/claude_desktop_config.json", ".windsurf/mcp_config.json",
         "**/mcp_config.json", ".gemini/settings.json", ".roo/mcp.json", ".kiro/settings/mcp.json",
+        "**/cline_mcp_settings.json", "**/mcp_settings.json", ".continue/mcpServers/**",
     ),
     AssetKind.AGENT_SETTINGS: (
         ".claude/settings.json", ".claude/settings.local.json", "**/.claude/settings*.json",
@@ -50,6 +51,8 @@ DEFAULT_GLOBS: dict[AssetKind, tuple[str, ...]] = {
         ".github/instructions/**", ".github/prompts/**", ".github/chatmodes/**", ".windsurfrules",
         ".windsurf/rules/**", ".clinerules", ".clinerules/**", ".roo/rules/**", ".claude/commands/**",
         ".claude/agents/**", "**/SKILL.md", ".claude/skills/**", "skills/**/SKILL.md",
+        "**/.cursor/rules/**", ".junie/guidelines.md", ".kiro/steering/**", ".augment-guidelines",
+        ".continue/rules/**", ".amazonq/rules/**",
     ),
     AssetKind.AI_BOM: ("aibom.json", "**/aibom.json", "ai-bom.json", "**/ai-bom.json", "**/*.aibom.json",
                        "**/*.cdx.json", "bom.json", "**/bom.json"),
@@ -80,12 +83,16 @@ _LLM_CODE = re.compile(
     \b(?:import|from)\s+(?:openai|anthropic|langchain\w*|llama_index|litellm|transformers|vllm|mistralai|
         cohere|groq|google\.generativeai|google\.genai|vertexai|huggingface_hub|sentence_transformers|
         ollama|together|replicate|dspy|autogen|crewai|semantic_kernel|haystack|instructor|guidance|
-        onnxruntime|torch|tensorflow|keras|joblib|safetensors|llama_cpp|mcp|pydantic_ai|smolagents)\b
+        onnxruntime|torch|tensorflow|keras|joblib|safetensors|llama_cpp|mcp|pydantic_ai|smolagents|agents|
+        fastmcp|langgraph|openai_agents|google\.adk|boto3\.bedrock|bedrock_runtime)\b
     | from\s+['"](?:openai|@anthropic-ai/sdk|@langchain/[\w-]+|langchain|ai|@ai-sdk/[\w-]+|
         @google/generative-ai|@google/genai|@mistralai/mistralai|cohere-ai|groq-sdk|ollama|
         @modelcontextprotocol/sdk[\w/.-]*|@huggingface/inference|@xenova/transformers|llamaindex)['"]
     | require\(\s*['"](?:openai|@anthropic-ai/sdk|langchain|@langchain/[\w-]+|ollama|groq-sdk)['"]\s*\)
     | \b(?:from_pretrained|hf_hub_download|snapshot_download|torch\.load|joblib\.load|pipeline\()
+    | \btrust_remote_code\b|\ballow_dangerous_(?:code|deserialization|requests)\b
+    | /v1/(?:chat/)?completions\b|/v1/messages\b|\b(?:llm|chain)\.a?(?:invoke|predict)\s*\(
+    | \bgenerativelanguage\.googleapis\.com|\.openai\.azure\.com|\bapi\.(?:openai|anthropic|mistral|groq)\.
     """
 )
 
@@ -107,7 +114,10 @@ class AssetClassifier:
         lower = path.lower()
         if lower.endswith(MODEL_SUFFIXES):
             return AssetKind.MODEL
+        code = lower.endswith(CODE_SUFFIXES)
         for kind, matcher in (*self._extra_only, *self._matchers):
+            if code and kind is AssetKind.PROMPT:
+                continue  # `prompts/build.py`, `system_prompt.py`: source code, judged by its contents
             if matcher(path):
                 return kind
         return None

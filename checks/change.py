@@ -13,7 +13,7 @@ import codecs
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from checks.finding import Skipped
 
@@ -32,6 +32,10 @@ SIDES: tuple[Side, ...] = ("head", "base")
 #: is a symlink (never followed), a submodule or a directory. A path that could not be read raises
 #: `ReadError`: "could not read" must never look like "absent".
 Reader = Callable[[Side, str], bytes | None]
+
+#: `opener(side, path, max_bytes)`: a seekable binary file of any repository path on that side (the caller
+#: closes it), None when absent or a symlink; `FileTooLarge` over `max_bytes` (see `checks.streaming`).
+Opener = Callable[[Side, str, int | None], BinaryIO | None]
 
 
 class ReadError(Exception):
@@ -203,6 +207,9 @@ class ChangedFile:
     size: int | None = None
     head_loader: Loader | None = field(default=None, repr=False)
     base_loader: Loader | None = field(default=None, repr=False)
+    #: over the change's size cap but streamable (`checks.streaming`): read it with `CheckContext.open`,
+    #: its `head_bytes` raises `FileTooLarge`; only checks with `streams = True` are given it
+    stream_only: bool = False
     _head: bytes | None = field(default=None, init=False, repr=False)
     _head_loaded: bool = field(default=False, init=False, repr=False)
 
@@ -253,6 +260,11 @@ class Change:
     #: what each commit of the change added (`checks.history`), when its source read the commits
     #: (`prguard scan --history`, the App); findings made from it name their commit (see `checks.engine`)
     history: History | None = field(default=None, repr=False)
+    #: files over `max_file_bytes` that can still be streamed (`ChangedFile.stream_only`); their paths stay
+    #: in `skipped` for checks that do not stream (`checks.engine` drops them for checks that do)
+    streamable: list[ChangedFile] = field(default_factory=list)
+    #: opens any path as a stream (`Opener`); without one `open` falls back to a bounded `read`
+    opener: Opener | None = field(default=None, repr=False)
 
     def scannable(self) -> list[ChangedFile]:
         """Files that exist on the head side and are not symlinks."""
@@ -271,6 +283,26 @@ class Change:
         if data is not None and len(data) > self.max_file_bytes:
             raise FileTooLarge(f"{path} is larger than the {self.max_file_bytes}-byte size cap")
         return data
+
+    def open(self, path: str, side: Side = "head", max_bytes: int | None = None) -> BinaryIO | None:
+        """A seekable binary file of `path` on `side` (use it as a context manager); None when absent.
+
+        Streams through `opener` when the source has one (no size cap but `max_bytes`); otherwise reads
+        the bytes (`read`, so the change's size cap applies) and wraps them. Raises as `read` does.
+        """
+        check_repo_path(path)
+        if side not in SIDES:
+            raise ValueError(f"side must be 'head' or 'base', not {side!r}")
+        if self.opener is not None:
+            return self.opener(side, path, max_bytes)
+        data = self.read(path, side)
+        if data is None:
+            return None
+        if max_bytes is not None and len(data) > max_bytes:
+            raise FileTooLarge(f"{path} is larger than the {max_bytes}-byte stream cap", len(data))
+        import io
+
+        return io.BytesIO(data)
 
     def _read_changed(self, path: str, side: Side) -> bytes | None:
         """Without a reader: what the changed files know (a renamed file's old path is absent on head)."""

@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, BinaryIO
 
 from checks import tools
 from checks.change import SIDES, Change, ChangedFile, FileTooLarge, Side, check_repo_path
@@ -128,6 +128,13 @@ class CheckContext:
         could not be read: "could not read" is never "absent".
         """
         return self.change.read(path, self._side(side))
+
+    def open(self, path: str, side: Side | None = None, max_bytes: int | None = None) -> BinaryIO | None:
+        """A seekable binary file of `path` on `side` (default: this run's side), to use as a context
+        manager; None when absent or a symlink. For files too large to `read` (`ChangedFile.stream_only`):
+        the local source streams without holding the file in memory (`checks.streaming`). Raises
+        `FileTooLarge` over `max_bytes` and `ReadError` as `read` does."""
+        return self.change.open(path, self._side(side), max_bytes)
 
     def skip(self, path: str, reason: str) -> None:
         """Report a file the check could not scan (shown with the check's results, never silent)."""

@@ -75,7 +75,7 @@ def run_check(
     result = CheckResult(check=check.name, title=check.title, skipped=list(change.skipped))
     workspace = Workspace()
     deadline = Deadline(timeout, cancel)
-    by_path = {f.path: f for f in change.files}
+    by_path = {f.path: f for f in (*change.files, *change.streamable)}
     novelty = Novelty.ADDED_LINE
     found: list[Finding] = []
     on_base: set[str] | None = None  # fingerprints the base run found (baseline mode)
@@ -84,6 +84,12 @@ def run_check(
         novelty = novelty_of(check)
         files = [f for f in change.scannable()
                  if not policy.ignores(f.path, check.name) and check.applies_to(f)]
+        if getattr(check, "streams", False):  # it reads oversized files as streams (`checks.streaming`)
+            streamed = [f for f in change.streamable
+                        if not policy.ignores(f.path, check.name) and check.applies_to(f)]
+            files += streamed
+            taken = {f.path for f in streamed}
+            result.skipped = [s for s in result.skipped if s.path not in taken]
         result.files_scanned = len(files)
         ctx = CheckContext(change, side="head", files=files, policy=policy.check(check.name),
                            deadline=deadline, services=services, workspace=workspace)

@@ -42,6 +42,7 @@ from checks.diff import (
     parse_raw_numstat,
 )
 from checks.finding import Skipped
+from checks.streaming import MODEL_SUFFIXES, stream_cap
 
 #: The id of git's empty tree: the base of the very first commit (pre-commit on a repository with no commits).
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -271,6 +272,7 @@ class _Builder:
         self.reader = BlobReader(root)
         self.files: list[ChangedFile] = []
         self.skipped: list[Skipped] = []
+        self.streamable: list[ChangedFile] = []  # over the size cap, read by streaming checks
         self.removed: dict[str, DiffEntry] = {}  # removed path -> its entry, to pair untracked renames
         self._removed_by_sha: dict[str, str] | None = None
         # git treats files over core.bigFileThreshold as binary: oversize files never reach the patch
@@ -302,6 +304,7 @@ class _Builder:
                 self.skipped.append(Skipped(e.path, "not a regular file"))
             elif size > self.max:
                 self.skipped.append(Skipped(e.path, self._too_big(size)))
+                self._add_streamable(e, size)
             else:
                 kept.append((e, size))
         self._add_with_lines(kept)
@@ -310,9 +313,24 @@ class _Builder:
         self.files.sort(key=lambda f: f.path)
         from checks.git_reader import GitReader  # it builds on this module's git helpers
 
+        reader = GitReader(self.root, self.base, self.head, self.reader, self.max)
         return Change(base=self.base, head=self.head, files=self.files, skipped=self.skipped,
-                      reader=GitReader(self.root, self.base, self.head, self.reader, self.max),
-                      max_file_bytes=self.max)
+                      reader=reader, max_file_bytes=self.max, streamable=self.streamable, opener=reader.open)
+
+    def _add_streamable(self, e: DiffEntry, size: int) -> None:
+        """A file over the size cap that streaming checks still read (`checks.streaming`): every line
+        counts as added (its diff is not computed), and its bytes are never loaded whole."""
+        if size > stream_cap(e.path):
+            return
+
+        def refuse() -> bytes:
+            raise FileTooLarge(f"{e.path}: {self._too_big(size)}; read it with CheckContext.open", size)
+
+        self.streamable.append(ChangedFile(
+            path=e.path, status=e.status, added_lines=LineSet([(1, 1 << 62)]), old_path=e.old_path,
+            is_binary=e.path.lower().endswith(MODEL_SUFFIXES), size=size, head_loader=refuse,
+            base_loader=None if e.status is FileStatus.ADDED else refuse, stream_only=True,
+        ))
 
     def _too_big(self, size: int) -> str:
         return f"larger than the {human_size(self.max)} size cap ({human_size(size)})"
@@ -406,6 +424,7 @@ class _Builder:
                 self.skipped.append(Skipped(path, "not a regular file"))
             elif st.st_size > self.max:
                 self.skipped.append(Skipped(path, self._too_big(st.st_size)))
+                self._add_streamable(entry, st.st_size)
             else:
                 data = read_worktree_file(self.root, path)
                 binary = looks_binary(data)

@@ -13,7 +13,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from typing import BinaryIO
 
+from checks import git_objects, streaming
 from checks.change import FileTooLarge, ReadError, Side
 from checks.diff import decode_path
 from checks.git_change import (
@@ -23,6 +25,7 @@ from checks.git_change import (
     BlobReader,
     GitError,
     _blob_sizes,
+    _env,
     _try_git,
     default_base_ref,
     git,
@@ -91,6 +94,11 @@ class GitReader:
         return self._tree(self.head, path)
 
     def _tree(self, rev: str, path: str) -> bytes | None:
+        found = self._tree_entry(rev, path)
+        return None if found is None else self._blob(path, *found)
+
+    def _tree_entry(self, rev: str, path: str) -> tuple[str, int] | None:
+        """(blob sha, size) of `path` in `rev`; None when absent, a symlink, a submodule or a tree."""
         out = git(self.root, "ls-tree", "-l", "-z", "--full-tree", rev, "--", path)
         for entry in filter(None, out.split(b"\0")):
             meta, _, name = entry.partition(b"\t")
@@ -98,8 +106,66 @@ class GitReader:
             if decode_path(name) == path:
                 if kind != b"blob" or mode.decode() in (_SYMLINK_MODE, _GITLINK_MODE):
                     return None
-                return self._blob(path, sha.decode(), int(size))
+                return sha.decode(), int(size)
         return None
+
+    # --- streaming (`checks.streaming`): the change's `Opener` -----------------------------------------
+    def open(self, side: Side, path: str, max_bytes: int | None = None) -> BinaryIO | None:
+        """A seekable binary file of `path` on `side`, without the size cap (`max_bytes` instead)."""
+        try:
+            if side == "head" and self.head == "worktree":
+                return self._open_worktree(path, max_bytes)
+            if side == "base":
+                found = self._tree_entry(self.base, path)
+            elif self.head == "index":
+                found = self._index_entry(path)
+            else:
+                found = self._tree_entry(self.head, path)
+            if found is None:
+                return None
+            return streaming.spool_blob(self.root, found[0], path, found[1], max_bytes, _env(),
+                                        self._objects())
+        except GitError as exc:
+            raise ReadError(f"{path}: {exc}") from None
+
+    def _objects(self) -> str | None:
+        """The object directory, for streaming blobs straight from it (`checks.git_objects`)."""
+        if not hasattr(self, "_objects_dir"):
+            found = _try_git(self.root, "rev-parse", "--git-path", "objects")
+            self._objects_dir = git_objects.objects_dir(self.root, found) if found else None
+        return self._objects_dir
+
+    def _open_worktree(self, path: str, max_bytes: int | None) -> BinaryIO | None:
+        listed = git(self.root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", path)
+        if path not in {decode_path(n) for n in listed.split(b"\0") if n}:
+            return None
+        try:
+            fd = open_nofollow(self.root, path)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EISDIR):
+                return None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        return streaming.open_fd(fd, path, max_bytes)
+
+    def _index_entry(self, path: str) -> tuple[str, int] | None:
+        out = git(self.root, "ls-files", "-s", "-z", "--", path)
+        stages = {}
+        for entry in filter(None, out.split(b"\0")):
+            meta, _, name = entry.partition(b"\t")
+            if decode_path(name) == path:
+                mode, sha, stage = meta.decode().split()
+                stages[stage] = (mode, sha)
+        if not stages:
+            return None
+        if "0" not in stages:
+            raise ReadError(f"{path}: unmerged in the index (resolve the conflict first)")
+        mode, sha = stages["0"]
+        if mode in (_SYMLINK_MODE, _GITLINK_MODE):
+            return None
+        return sha, _blob_sizes(self.root, [sha]).get(sha, 0)
 
     def _index(self, path: str) -> bytes | None:
         out = git(self.root, "ls-files", "-s", "-z", "--", path)

@@ -17,4 +17,11 @@ class PathMatcher:
         self._spec = pathspec.GitIgnoreSpec.from_lines(self.patterns)
 
     def __call__(self, path: str) -> bool:
-        return bool(self.patterns) and self._spec.match_file(path)
+        if not self.patterns:
+            return False
+        try:
+            return self._spec.match_file(path)
+        except UnicodeEncodeError:
+            # a file name that is not UTF-8 arrives with surrogate escapes, which pathspec's RE2 backend
+            # cannot encode: match its escaped spelling (its undecodable bytes are no glob's literal anyway)
+            return self._spec.match_file(path.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))

@@ -36,10 +36,6 @@ MAX_ALIASES = 100
 
 #: keys later versions will accept, and the feature that brings each
 FUTURE_KEYS: dict[str, str] = {
-    "signoff": "the AI safety sign-off",
-    "evidence": "the AI safety sign-off's evidence rules",
-    "waivers": "repository-level waivers",
-    "_extends": "organisation-wide policy defaults (_extends)",
     "commands": "slash-commands",
 }
 

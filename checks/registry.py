@@ -17,12 +17,30 @@ def _secrets() -> Check:
     return SecretsCheck()
 
 
+def _dependencies() -> Check:
+    from checks.dependencies.check import DependenciesCheck
+
+    return DependenciesCheck()
+
+
+def _iac() -> Check:
+    from checks.iac import IacCheck
+
+    return IacCheck()
+
+
+def _prompt_safety() -> Check:
+    from checks.prompt_safety import PromptSafetyCheck
+
+    return PromptSafetyCheck()
+
+
 #: Every check prguard knows, in reporting order. `None` = not available yet.
 REGISTRY: dict[str, Callable[[], Check] | None] = {
     "secrets": _secrets,
-    "dependencies": None,
-    "iac": None,
-    "prompt-safety": None,
+    "dependencies": _dependencies,
+    "iac": _iac,
+    "prompt-safety": _prompt_safety,
 }
 
 TITLES: dict[str, str] = {

@@ -13,12 +13,14 @@ import time
 from typing import Any
 
 import httpx
-from redis.asyncio import Redis
 
+from bot.features import Services, router
 from bot.features.scan import ScanHandler
 from bot.github.client import GitHubApp, GitHubOptions
+from bot.runtime import redis_connect
 from bot.runtime.queue import JobQueue
 from bot.runtime.receiver import create_app
+from bot.runtime.router import Router
 from bot.runtime.worker import Worker
 from bot.settings import Settings, load_settings
 from tests.github_double.double import GitHubDouble
@@ -55,7 +57,8 @@ class Stack:
 
     def __init__(self, double: GitHubDouble, redis_url: str, prefix: str, *, concurrency: int = 2,
                  visibility_timeout: float = 1.0, max_attempts: int = 2, annotation_cap: int = 500,
-                 start_worker: bool = True, api_version: str | None = None) -> None:
+                 start_worker: bool = True, api_version: str | None = None,
+                 only: tuple[str, ...] | None = None) -> None:
         self.double = double
         # api_version None: the settings' default for the double's (non-github.com) URL, i.e. 2022-11-28
         versioned = {"api_version": api_version} if api_version is not None else {}
@@ -67,15 +70,23 @@ class Stack:
         )
         self.concurrency = concurrency
         self.start_worker = start_worker
-        self.receiver = ServedApp(create_app(self.settings))
-        self.redis = Redis.from_url(redis_url)
+        # `only`: just these features, in the receiver and the worker (tests of the scan's own runtime
+        # behaviour count its requests and runs without the sign-off's beside them)
+        features = router()
+        if only is not None:
+            features = Router([f for name, f in features.features.items() if name in only])
+        self.receiver = ServedApp(create_app(self.settings, router=features))
+        self.redis = redis_connect.connect(redis_url, wait=None)  # one server, a cluster or Sentinel
         self.queue = JobQueue.from_settings(self.redis, self.settings)
         self.github = GitHubApp(GitHubOptions(
             app_id=double.app_id, private_key=double.private_key_pem, api_url=double.base_url,
             server_error_delays=FAST_RETRIES, max_rate_limit_wait=5.0, api_version=self.settings.api_version,
         ))
         self.pipeline = ScanHandler(self.settings, self.redis, github=self.github, queue=self.queue)
-        self.worker = Worker(self.queue, {"scan": self.pipeline}, concurrency=concurrency,
+        # every feature's handler, as `prguard worker` builds them (the scan's kept at hand for tests)
+        services = Services(settings=self.settings, redis=self.redis, github=self.github, queue=self.queue)
+        handlers = {**features.handlers(services), "scan": self.pipeline}
+        self.worker = Worker(self.queue, handlers, concurrency=concurrency,
                              visibility_timeout=visibility_timeout, max_attempts=max_attempts,
                              shutdown_grace=2.0, block_ms=100)
         self.stop = asyncio.Event()

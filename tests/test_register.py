@@ -52,7 +52,9 @@ def test_app_yml_has_probots_keys_and_least_privilege() -> None:
     assert permissions == {
         "checks": "write",
         "contents": "read",
-        "pull_requests": "read",
+        "pull_requests": "write",  # the sign-off's review, review requests
+        "issues": "write",  # the sign-off's sticky comment, command replies and reactions
+        "members": "read",  # `@org/team` sign-off owners, checked live
         "metadata": "read",
     }
 

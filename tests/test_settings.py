@@ -61,7 +61,7 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
         (
             ["serve"],
             {"GITHUB_WEBHOOK_SECRET": "s3cret-value", "REDIS_URL": "localhost:6379"},
-            "REDIS_URL must be a redis://, rediss:// or unix:// URL",
+            "REDIS_URL must be a redis://, rediss://, unix://, redis+cluster:// or redis+sentinel:// URL",
         ),
         (["serve"], {"GITHUB_WEBHOOK_SECRET": "s3cret-value", "PORT": "http"}, "PORT must be an integer"),
         (

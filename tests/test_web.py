@@ -53,8 +53,9 @@ def db(redis_url: str) -> Iterator[redis.Redis]:
     client.close()
 
 
-def entries(db: redis.Redis, prefix: str) -> list[dict[str, str]]:
-    return [fields for _id, fields in db.xrange(f"{prefix}:jobs")]
+def entries(db: redis.Redis, prefix: str, feature: str = "scan") -> list[dict[str, str]]:
+    """The queued jobs of one feature (a pull_request delivery also queues the sign-off's)."""
+    return [fields for _id, fields in db.xrange(f"{prefix}:jobs") if fields.get("feature") == feature]
 
 
 def test_signed_pull_request_opened_is_queued_once_with_its_fields(
@@ -194,18 +195,23 @@ def test_ping_and_irrelevant_events_are_200_and_queue_nothing(
 ) -> None:
     ping = send(receiver.url, "ping", fixture_body("ping"), SECRET)
     assert ping.status_code == 200 and ping.json() == {"status": "pong"}
-    closed = pull_request_payload("closed")
-    closed["pull_request"]["state"] = "closed"
     for event, body in [
-        ("pull_request", json_body(closed)),
         ("pull_request", json_body(pull_request_payload("labeled"))),
         ("pull_request", json_body(pull_request_payload("edited"))),
-        ("issue_comment", fixture_body("issue_comment", "created")),
         ("push", json_body(fixture_payload("pull_request", "opened"))),
     ]:
         reply = send(receiver.url, event, body, SECRET)
         assert (reply.status_code, reply.json()) == (200, {"status": "ignored"}), event
-    assert entries(db, redis_prefix) == []
+    assert db.xlen(f"{redis_prefix}:jobs") == 0
+    # closed: nothing for an unmerged PR; a merged one is no scan, but the sign-off records a bypass if it
+    # was merged while prguard's runs were not green
+    closed = pull_request_payload("closed")
+    closed["pull_request"]["state"] = "closed"
+    ignored = send(receiver.url, "pull_request", json_body(closed), SECRET)
+    assert (ignored.status_code, ignored.json()) == (200, {"status": "ignored"})
+    closed["pull_request"]["merged"] = True
+    assert send(receiver.url, "pull_request", json_body(closed), SECRET).status_code == 202
+    assert entries(db, redis_prefix) == [] and len(entries(db, redis_prefix, "signoff")) == 1
 
 
 def test_a_newer_push_moves_the_prs_head_and_a_late_older_one_does_not(
@@ -273,8 +279,8 @@ def test_redis_down_gives_503_and_the_receiver_recovers(
         private_redis.start()  # same port, empty
         assert httpx.get(f"{server.url}/healthz").status_code == 200
         assert send(server.url, "pull_request", body, SECRET, "during-outage").status_code == 202
-        client = redis.Redis.from_url(private_redis.url)
-        assert client.xlen(f"{redis_prefix}:jobs") == 1
+        client = redis.Redis.from_url(private_redis.url, decode_responses=True)
+        assert [f["feature"] for _id, f in client.xrange(f"{redis_prefix}:jobs")] == ["scan", "signoff"]
         client.close()
     finally:
         server.stop()
@@ -293,7 +299,8 @@ def test_a_redis_restart_between_deliveries_costs_no_delivery(
         private_redis.start()  # same port, empty
         assert send(server.url, "pull_request", body, SECRET, "after-restart").status_code == 202
         client = redis.Redis.from_url(private_redis.url, decode_responses=True)
-        assert [f["delivery_id"] for _id, f in client.xrange(f"{redis_prefix}:jobs")] == ["after-restart"]
+        queued = [(f["delivery_id"], f["feature"]) for _id, f in client.xrange(f"{redis_prefix}:jobs")]
+        assert queued == [("after-restart", "scan"), ("after-restart", "signoff")]
         client.close()
     finally:
         server.stop()
@@ -388,7 +395,9 @@ async def test_a_synchronize_delivery_supersedes_the_queued_opened_one(
     client = Redis.from_url(redis_url)
     handler = RecordingHandler()
     try:
-        assert await Worker(JobQueue(client, prefix=redis_prefix), {"scan": handler}).run_once() == 2
+        # each delivery also queued the sign-off's job: handled by its own (recording) handler here
+        handlers = {"scan": handler, "signoff": RecordingHandler()}
+        assert await Worker(JobQueue(client, prefix=redis_prefix), handlers).run_once() == 4
     finally:
         await client.aclose()
     assert sorted(handler.calls) == [("cancel", "d-opened", 1), ("process", "d-sync", 1)]

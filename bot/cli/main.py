@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("bot.cli.audit", "list sign-offs, waivers, holds and bypasses, read back from GitHub"),
     "reconcile": ("bot.cli.reconcile", "redeliver failed webhook deliveries and queue PR heads with no runs"),
     "status": ("bot.cli.status", "queue depth, workers alive, dead letters and the last reconcile"),
+    "engines": ("bot.cli.engines", "install or show the engines that need their own environment (checkov)"),
 }
 
 

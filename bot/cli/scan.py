@@ -9,6 +9,7 @@ key committed and then deleted is still in what gets pushed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -121,6 +122,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(the pre-push hook)",
     )
     parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the facts document Rego policies would get for this change (JSON) instead of the report",
+    )
+    parser.add_argument(
         "--max-commits",
         type=_positive_int,
         metavar="N",
@@ -171,9 +177,17 @@ def _scan(args: argparse.Namespace) -> int:
         change.history = load_history(root, args)
     # --staged diffs against HEAD, which may be the branch's own commit: its gate comes from the base
     policy = load_policy(root, staged_policy_base(root, args.base) if args.staged else change.base)
+    if policy.extra.get("_extends"):  # organisation defaults live on GitHub: only the App reads them
+        _err(f"policy: _extends {policy.extra['_extends']!r} not applied (organisation defaults are read by "
+             "the App only); this scan uses the repository's .github/prguard.yml alone")
     checks, results, disabled = _create_checks(policy)
     results += run_all(checks, change, policy, timeout=args.timeout)
     results.sort(key=lambda r: registry.check_names().index(r.check) if r.check in registry.REGISTRY else 99)
+    if getattr(args, "explain", False):
+        from checks.signoff.local import local_facts
+
+        sys.stdout.write(json.dumps(local_facts(change, results, policy), indent=2) + "\n")
+        return 0
     fail_on = {
         r.check: Severity(args.fail_on) if args.fail_on else policy.fail_on_for(r.check) for r in results
     }
@@ -198,6 +212,14 @@ def _scan(args: argparse.Namespace) -> int:
     _write(args, report)
     for result in report.errors():
         _err(report.hide(f"check {result.check} did not finish: {result.error}"))
+    from bot.cli.advisories import after_scan  # advisory data's source/date; no data for a changed lockfile
+
+    notes, no_data = after_scan(checks, results)
+    for note in notes:
+        _err(note)
+    if no_data:
+        _err(no_data)
+        return 2
     return report.exit_code()
 
 

@@ -17,8 +17,6 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
-
 from bot.fingerprint_key import configure_for_app
 from bot.log import configure, get_logger
 from bot.settings import ConfigError, Settings, load_settings
@@ -92,17 +90,18 @@ def run_service(main: Coroutine[Any, Any, int], linger: float = 1.0) -> int:
 
 
 async def _serve(settings: Settings, concurrency: int) -> int:
+    from bot import metrics
     from bot.features import Services, router
     from bot.github.client import GitHubApp
+    from bot.runtime import redis_connect
     from bot.runtime.queue import JobQueue, stale_connection_retry
     from bot.runtime.scheduler import PeriodicTask, Scheduler
     from bot.runtime.worker import Worker, consumer_name
 
     # a bounded pool that waits for a free connection (jobs, heartbeats and the handlers share it)
-    pool = BlockingConnectionPool.from_url(
-        settings.redis_url, max_connections=2 * concurrency + 8, timeout=10, socket_connect_timeout=5,
+    redis = redis_connect.connect(
+        settings.redis_url, max_connections=2 * concurrency + 8, wait=10, socket_connect_timeout=5,
         socket_timeout=30, health_check_interval=30, retry=stale_connection_retry())
-    redis = Redis.from_pool(pool)
     queue = JobQueue.from_settings(redis, settings)
     github = GitHubApp.from_settings(settings)
     services = Services(settings=settings, redis=redis, github=github, queue=queue)
@@ -113,7 +112,13 @@ async def _serve(settings: Settings, concurrency: int) -> int:
                     shutdown_grace=settings.shutdown_grace)
 
     async def queue_stats() -> None:
-        log.info("queue.stats", **await queue.stats())
+        stats = await queue.stats()
+        metrics.set_queue(stats, await queue.oldest_age())
+        log.info("queue.stats", **stats)
+
+    if settings.metrics_port:
+        metrics.serve(settings.metrics_port)
+        log.info("metrics.serving", port=settings.metrics_port)
 
     tasks = [PeriodicTask("queue-stats", QUEUE_STATS_INTERVAL, queue_stats), *features.periodic(services)]
     scheduler = Scheduler(redis, tasks, holder=consumer, prefix=settings.redis_prefix)

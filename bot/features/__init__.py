@@ -10,11 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.features.commands import CommandsFeature
+from bot.features.reaudit import ReauditFeature
+from bot.features.reconcile import ReconcileFeature
 from bot.features.scan import ScanFeature
+from bot.features.signoff import SignoffFeature
 from bot.runtime.router import Feature, Router
 
 #: every feature, in the order a delivery's envelopes are queued
-FEATURES: tuple[type[Feature], ...] = (ScanFeature,)
+FEATURES: tuple[type[Feature], ...] = (ScanFeature, ReconcileFeature, SignoffFeature, CommandsFeature,
+                                        ReauditFeature)
 
 
 @dataclass(frozen=True)

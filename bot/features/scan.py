@@ -31,13 +31,14 @@ from typing import Any
 
 from githubkit import GitHub
 
+from bot import metrics
 from bot.features.scan_routing import EVENTS, NAME, scan_envelope
 from bot.github.checkruns import PREFIX, CheckRuns, Run, pr_from_external_id, run_name
 from bot.github.client import GitHubApp
 from bot.github.publish import complete, create_completed, post, settle
 from bot.github.pull_change import FetchOptions, FetchStats, HeadMoved, build_change
 from bot.github.pull_commits import pull_history
-from bot.github.pulls import PullContext, base_policy, context_of, pr_for_head
+from bot.github.pulls import PullContext, context_of, effective_policy, pr_for_head
 from bot.github.render import (
     RunReport,
     in_progress_body,
@@ -272,7 +273,7 @@ class ScanHandler:
     async def _scan(self, gh: GitHub[Any], job: Envelope, pull: PullContext, log: Logger
                     ) -> dict[str, RunReport]:
         try:
-            policy, source = await base_policy(gh, job.owner, job.repo, pull)
+            policy, source = await effective_policy(gh, job.owner, job.repo, pull)  # with `_extends`
         except PolicyError as exc:
             log.warning("scan.policy_invalid", line=exc.line, error=str(exc))
             message = getattr(exc, "message", str(exc))
@@ -321,6 +322,9 @@ class ScanHandler:
                 cancel.set()
                 raise
             results = {r.check: r for r in done}
+            for result in done:
+                metrics.CHECK_SECONDS.labels(result.check, "error" if result.error else "ok").observe(
+                    result.duration_s)
             results.update(broken)
         else:
             results = dict(broken)

@@ -59,6 +59,8 @@ class Run:
     conclusion: str | None
     external_id: str | None
     annotations_count: int = 0
+    #: when GitHub says the run started (None when it does not say); the reaper's clock
+    started_at: datetime | None = None
 
     @property
     def completed(self) -> bool:
@@ -75,6 +77,7 @@ class Run:
             conclusion=(str(model.conclusion) if model.conclusion else None),
             external_id=(model.external_id or None),
             annotations_count=int(getattr(output, "annotations_count", 0) or 0),
+            started_at=getattr(model, "started_at", None) or None,
         )
 
 

@@ -51,6 +51,7 @@ from githubkit.typing import RetryOption
 from githubkit.versions import RestVersionSwitcher
 
 from bot.log import add_sensitive, get_logger, scrub
+from bot.metrics import MetricsTransport
 from bot.settings import API_VERSIONS, Settings, default_api_version
 
 log = get_logger(__name__)
@@ -382,7 +383,7 @@ class GitHubApp:
             cache_strategy=self.cache_strategy,
             http_cache=False,  # responses are read once per job; an in-memory HTTP cache only grows
             auto_retry=self.retry,
-            async_transport=transport,
+            async_transport=MetricsTransport(transport),  # counts answers for /metrics
         )
         # the version matters to an operator: a GHES older than it refuses every call with a 400
         log.info("github.client", api_url=options.api_url, api_version=options.api_version)

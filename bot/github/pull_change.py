@@ -10,45 +10,45 @@ its base version (difflib).
 
 Symlinks are never followed: the contents API answers a symlink to a file in the repository with the
 *target's* content, so a reply whose blob SHA is not the path's own blob SHA (from the files API), or whose
-`path` is not the path asked for, is treated as a symlink and its bytes are dropped.
+`path` is not the path asked for, is treated as a symlink and its bytes are dropped (`bot.github.contents`).
 
 Checks may also read paths the PR did not change, on either side (`Change.read`, through `RemoteReader`):
 those reads go to the contents API from the check's worker thread, at most `MAX_EXTRA_READS` per job.
+
+Model and dataset files over the size cap are streamed to the checks that stream (`bot.github.blob_stream`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from githubkit import GitHub
-from githubkit.exception import RequestFailed
 
-from bot.github.client import error_message
-from bot.log import Logger, get_logger, scrub
-from checks.change import (
-    DEFAULT_MAX_FILE_BYTES,
-    Change,
-    ChangedFile,
-    FileStatus,
-    FileTooLarge,
-    LineSet,
-    ReadError,
-    Side,
-    looks_binary,
+from bot.github.blob_stream import RemoteOpener, StreamBudget, mark_stream_only
+from bot.github.contents import (
+    MAX_EXTRA_READS,
+    RAW,
+    READ_TIMEOUT,
+    ContentFetcher,
+    FetchOptions,
+    FetchStats,
+    RemoteReader,
 )
+from bot.log import Logger, get_logger, scrub
+from checks.change import Change, ChangedFile, FileStatus, LineSet, ReadError, looks_binary
 from checks.diff import added_lines_by_diff, added_lines_from_patch, line_count
 from checks.finding import Skipped
+
+#: re-exported: what callers imported from here before `bot.github.contents` held it
+__all__ = ["MAX_EXTRA_READS", "RAW", "READ_TIMEOUT", "ContentFetcher", "FetchOptions", "FetchStats",
+           "HeadMoved", "RemoteReader", "build_change", "list_pr_files", "listed_head"]
 
 log = get_logger(__name__)
 
 MAX_PR_FILES = 3000  # GitHub's PR files API lists at most this many
-RAW = "application/vnd.github.raw+json"
 
 STATUS = {
     "added": FileStatus.ADDED,
@@ -79,98 +79,6 @@ def listed_head(entries: list[Any]) -> str | None:
             if refs and len(refs[0]) == 40:
                 return refs[0]
     return None
-
-
-@dataclass(frozen=True)
-class FetchOptions:
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    #: Requests in flight for contents (GitHub asks integrators to stay well under 100 concurrent).
-    concurrency: int = 8
-
-
-@dataclass
-class FetchStats:
-    requests: int = 0
-    bytes: int = 0
-    files_fetched: int = 0
-    pages: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class _Fetched:
-    data: bytes | None = None
-    is_symlink: bool = False
-    size: int | None = None
-    skipped: str | None = None  # reason, when not fetched
-    too_large: bool = False  # over the size cap: the path exists but was not read
-    error: str | None = None  # a 404 that is not about the path (an unknown ref): nothing is known
-
-
-class ContentFetcher:
-    """Contents at a ref, bounded in flight, never following symlinks, capped in size."""
-
-    def __init__(self, gh: GitHub[Any], owner: str, repo: str, options: FetchOptions,
-                 stats: FetchStats) -> None:
-        self.gh = gh
-        self.owner = owner
-        self.repo = repo
-        self.options = options
-        self.stats = stats
-        self._sem = asyncio.Semaphore(max(1, options.concurrency))
-
-    async def fetch(self, path: str, ref: str, expected_sha: str | None) -> _Fetched:
-        async with self._sem:
-            return await self._fetch(path, ref, expected_sha)
-
-    async def _fetch(self, path: str, ref: str, expected_sha: str | None) -> _Fetched:
-        self.stats.requests += 1
-        try:
-            resp = await self.gh.rest.repos.async_get_content(
-                self.owner, self.repo, quote(path, safe="/"), ref=ref
-            )
-        except RequestFailed as exc:
-            if exc.response.status_code == 404:
-                message = error_message(exc)  # GitHub's plain "Not Found" means no such path at `ref`
-                return _Fetched(skipped=f"not found at {ref[:12]}",
-                                error=None if message == "Not Found" else message)
-            raise
-        item = resp.parsed_data
-        kind = getattr(item, "type", None) if not isinstance(item, list) else "dir"
-        if kind == "symlink":
-            target = getattr(item, "target", "") or "?"
-            return _Fetched(is_symlink=True, skipped=f"symlink to `{target}`; never followed")
-        if kind != "file":
-            return _Fetched(skipped=f"not a regular file ({kind})")
-        served = getattr(item, "path", "") or path
-        if (expected_sha and item.sha and item.sha != expected_sha) or served != path:
-            # GitHub served a symlink's target: the path's own blob (or its path) is something else
-            to = f" to `{served}`" if served != path else ""
-            return _Fetched(is_symlink=True, skipped=f"symlink{to}; never followed")
-        size = int(item.size or 0)
-        if size > self.options.max_file_bytes:
-            return _Fetched(size=size, too_large=True, skipped=f"larger than {self.options.max_file_bytes} "
-                            f"bytes ({size} bytes); not fetched")
-        content = getattr(item, "content", "") or ""
-        encoding = getattr(item, "encoding", "") or ""
-        if encoding == "base64" and (content or size == 0):
-            data = base64.b64decode(content)
-        else:
-            data = await self._blob(item.sha)
-        self.stats.bytes += len(data)
-        self.stats.files_fetched += 1
-        return _Fetched(data=data, size=len(data))
-
-    async def _blob(self, sha: str) -> bytes:
-        """Files over 1 MB: the contents API sends no content; the git blobs API by SHA does (≤ 100 MB)."""
-        self.stats.requests += 1
-        resp = await self.gh.rest.git.async_get_blob(self.owner, self.repo, sha, headers={"Accept": RAW})
-        if resp.headers.get("content-type", "").startswith("application/json"):
-            payload = resp.raw_response.json()
-            if payload.get("encoding") == "base64":
-                return base64.b64decode(payload.get("content", ""))
-            return str(payload.get("content", "")).encode()
-        return resp.content
 
 
 async def list_pr_files(gh: GitHub[Any], owner: str, repo: str, number: int,
@@ -219,7 +127,8 @@ async def build_change(
     fetcher = ContentFetcher(gh, owner, repo, options, stats)
     reader = RemoteReader(fetcher, base_sha=base_sha, head_sha=head_sha)
     change = Change(base=base_sha, head=head_sha, files=[], reader=reader,
-                    max_file_bytes=options.max_file_bytes)
+                    max_file_bytes=options.max_file_bytes,
+                    opener=RemoteOpener(reader, gh, owner, repo, StreamBudget(options.stream_budget_bytes)))
     total = max(changed_files_total or 0, len(entries))
     stats.extra["unlisted"] = total - len(entries)
     if total > len(entries):
@@ -254,8 +163,12 @@ async def build_change(
             for job in jobs:
                 job.cancel()
             raise
+    # over the size cap but streamable: out of `files` (no bytes to give), to the checks that stream
+    change.streamable = [f for f in change.files if f.stream_only]
+    change.files = [f for f in change.files if not f.stream_only]
     logger.info("change.built", files=len(change.files), fetched=stats.files_fetched,
-                requests=stats.requests, bytes=stats.bytes, skipped=len(change.skipped))
+                requests=stats.requests, bytes=stats.bytes, skipped=len(change.skipped),
+                streamable=len(change.streamable))
     return change
 
 
@@ -267,9 +180,13 @@ async def _prefetch(file: ChangedFile, fetcher: ContentFetcher, change: Change, 
     if head.is_symlink:
         reader.remember("head", file.path, None)
     if head.data is None:
-        if head.skipped:
+        reason = head.skipped
+        if head.too_large:
+            reader.remember_large("head", file.path, head)
+            reason = mark_stream_only(file, head.size or 0) or reason
+        if reason:
             # symlinks included: a link the PR adds is listed, not silently passed over
-            change.skipped.append(Skipped(path=file.path, reason=head.skipped))
+            change.skipped.append(Skipped(path=file.path, reason=reason))
         return
     data = head.data
     file.is_binary = looks_binary(data)
@@ -308,99 +225,3 @@ def _lazy_base(reader: RemoteReader, path: str) -> Callable[[], bytes | None]:
             return None
 
     return load
-
-
-#: Reads of paths outside the pull request's own files that one job may make through `Change.read` (a
-#: lockfile next to a changed manifest, a config a changed workflow includes). Each costs a contents API
-#: request of the installation's rate limit; beyond this many `read` raises, so a check asking for
-#: thousands reports an error instead of draining the limit (or, worse, seeing "absent").
-MAX_EXTRA_READS = 300
-#: seconds a check waits for one read
-READ_TIMEOUT = 60.0
-
-
-class RemoteReader:
-    """`checks.change.Reader` for a pull request: the contents API at the base or head SHA.
-
-    Checks run in worker threads; each read is handed to the event loop (`run_coroutine_threadsafe`) and
-    awaited there through the job's `ContentFetcher`, which refuses symlinks and caps sizes. What the job
-    already fetched is answered from memory. A failed request, an unknown ref or a spent budget raises
-    `checks.change.ReadError`, never None: a path that could not be read is not an absent one.
-    """
-
-    def __init__(self, fetcher: ContentFetcher, *, base_sha: str, head_sha: str,
-                 budget: int = MAX_EXTRA_READS) -> None:
-        self.fetcher = fetcher
-        self.refs: dict[Side, str] = {"head": head_sha, "base": base_sha}
-        self.budget = budget
-        self.extra_reads = 0
-        self._loop = asyncio.get_running_loop()
-        self._lock = threading.Lock()
-        self._known: dict[tuple[Side, str], bytes | None] = {}
-        self._changed: set[tuple[Side, str]] = set()  # the PR's own paths: not counted in the budget
-        self._counted: set[tuple[Side, str]] = set()
-        self._blobs: dict[tuple[Side, str], str] = {}
-
-    def add_changed(self, file: ChangedFile, blob_sha: str | None = None) -> None:
-        """Note one of the PR's files: its reads are free, a side it does not exist on is known, and its
-        head blob SHA (from the files API) lets a read of it tell the file from a symlink's target."""
-        if blob_sha:
-            self._blobs[("head", file.path)] = blob_sha
-        base_path = file.old_path or file.path
-        self._changed.update({("head", file.path), ("base", base_path)})
-        if file.status is FileStatus.REMOVED:
-            self._known[("head", file.path)] = None
-        if file.status is FileStatus.ADDED:
-            self._known[("base", file.path)] = None
-        if file.status is FileStatus.RENAMED and file.old_path:
-            self._changed.update({("head", file.old_path), ("base", file.path)})
-            self._known[("head", file.old_path)] = None
-            self._known[("base", file.path)] = None
-
-    def remember(self, side: Side, path: str, data: bytes | None) -> None:
-        self._known[(side, path)] = data
-
-    def __call__(self, side: Side, path: str) -> bytes | None:
-        key = (side, path)
-        with self._lock:
-            if key in self._known:
-                return self._known[key]
-        self._off_loop(path)
-        with self._lock:
-            if key not in self._changed and key not in self._counted:
-                if self.extra_reads >= self.budget:
-                    raise ReadError(f"{path}: more than {self.budget} reads of files outside the pull "
-                                    "request in one job; not read")
-                self.extra_reads += 1
-                self._counted.add(key)
-        fetched = self._fetch(path, self.refs[side], self._blobs.get(key))
-        if fetched.error is not None:
-            raise ReadError(f"{path} at {self.refs[side][:12]}: {fetched.error}")
-        if fetched.data is not None:
-            return fetched.data
-        if fetched.too_large:
-            raise FileTooLarge(f"{path}: {fetched.skipped}")
-        with self._lock:
-            self._known[key] = None  # absent, a symlink, a directory or a submodule: cheap to remember
-        return None
-
-    def _off_loop(self, path: str) -> None:
-        """Refuse to block the event loop's own thread: the read it waits for could never run."""
-        try:
-            on_loop = asyncio.get_running_loop() is self._loop
-        except RuntimeError:
-            on_loop = False
-        if on_loop:
-            raise ReadError(f"{path}: read on the event loop's thread (checks run in worker threads)")
-
-    def _fetch(self, path: str, ref: str, blob_sha: str | None) -> _Fetched:
-        future = asyncio.run_coroutine_threadsafe(self.fetcher.fetch(path, ref, blob_sha), self._loop)
-        try:
-            return future.result(timeout=READ_TIMEOUT)
-        except TimeoutError:
-            future.cancel()
-            raise ReadError(f"{path} at {ref[:12]}: no answer within {READ_TIMEOUT:g} s") from None
-        except RequestFailed as exc:
-            raise ReadError(f"{path} at {ref[:12]}: {error_message(exc)}") from None
-        except Exception as exc:
-            raise ReadError(f"{path} at {ref[:12]}: {type(exc).__name__}") from None

@@ -1,4 +1,4 @@
-"""A pull request as GitHub has it now, and the policy on its base branch.
+"""A pull request as GitHub has it now, and the policy on its base branch (with its `_extends`).
 
 The job's own fields come from a webhook and may be partial or stale (a fork's check suite names no PR; a PR
 may have been retargeted since): GitHub is the record, so the worker reads both here before doing anything.
@@ -6,7 +6,6 @@ may have been retargeted since): GitHub is the record, so the worker reads both 
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +14,9 @@ from githubkit.exception import RequestFailed
 
 from bot.github.checkruns import CheckRuns, pr_from_external_id
 from bot.github.client import error_message
+from bot.github.policy_source import policy_bytes, with_extends
 from bot.log import Logger
-from checks.policy import MAX_POLICY_BYTES, POLICY_PATH, Policy, PolicyError, parse_policy, too_large
+from checks.policy import POLICY_PATH, Policy, parse_policy
 
 
 @dataclass
@@ -69,8 +69,26 @@ async def base_policy(gh: GitHub[Any], owner: str, repo: str, pull: PullContext)
     Only GitHub's plain "Not Found" for the file means "no policy". A 404 that says the *ref* is unknown (the
     base branch was deleted or renamed mid-job) is retried at the PR's base SHA, and raises if that is unknown
     too: falling back to the defaults there would silently drop a stricter policy. An invalid file raises
-    `checks.policy.PolicyError`.
+    `checks.policy.PolicyError`. `_extends` is not applied here (see `effective_policy`).
     """
+    policy, source, _, _ = await _base_policy(gh, owner, repo, pull)
+    return policy, source
+
+
+async def effective_policy(gh: GitHub[Any], owner: str, repo: str, pull: PullContext) -> tuple[Policy, str]:
+    """The base branch's policy with the organisation defaults it names in `_extends` applied
+    (`bot.github.policy_source`): what the four checks run with, the same merge the sign-off uses. A missing
+    or invalid organisation file raises `PolicyError` (a failed run), never falls back to the defaults."""
+    policy, source, data, ref = await _base_policy(gh, owner, repo, pull)
+    if data is None:
+        return policy, source
+    policy, extended = await with_extends(gh, owner, repo, ref, policy, repo_text=data)
+    return policy, f"{source}, extending `{extended}`'s `{POLICY_PATH}`" if extended else source
+
+
+async def _base_policy(gh: GitHub[Any], owner: str, repo: str, pull: PullContext
+                       ) -> tuple[Policy, str, bytes | None, str]:
+    """(policy, source, the file's bytes or None without a file, the ref it was read at)."""
     refs = [r for r in dict.fromkeys((pull.base_ref, pull.base_sha)) if r]
     for i, ref in enumerate(refs):
         try:
@@ -80,38 +98,14 @@ async def base_policy(gh: GitHub[Any], owner: str, repo: str, pull: PullContext)
             if exc.response.status_code != 404:
                 raise
             if error_message(exc) == "Not Found":
-                return parse_policy(None), f"defaults (no .github/prguard.yml on `{short_ref(ref)}`)"
+                return (parse_policy(None), f"defaults (no .github/prguard.yml on `{short_ref(ref)}`)",
+                        None, ref)
             if i + 1 < len(refs):
                 continue
             raise
-        data = await _policy_bytes(gh, owner, repo, ref, resp.json())
-        return parse_policy(data), f"`.github/prguard.yml` on `{short_ref(ref)}`"
+        data = await policy_bytes(gh, owner, repo, ref, resp.json())
+        return parse_policy(data), f"`.github/prguard.yml` on `{short_ref(ref)}`", data, ref
     raise ValueError("a pull request without a base ref or SHA")
-
-
-async def _policy_bytes(gh: GitHub[Any], owner: str, repo: str, ref: str, meta: Any) -> bytes:
-    """The policy file's bytes from the contents API's JSON, refusing by `size` before downloading.
-
-    A directory, a submodule or a symlink GitHub did not resolve is an invalid policy, not "no policy". The
-    JSON carries base64 content for files up to 1 MB; should it not, the raw media type is asked for.
-    """
-    if not isinstance(meta, dict) or meta.get("type") != "file":
-        kind = "a directory" if isinstance(meta, list) else f"a {meta.get('type', 'non-file')}"
-        raise PolicyError(f"not a regular file (it is {kind})")
-    size = int(meta.get("size") or 0)
-    if size > MAX_POLICY_BYTES:
-        raise too_large(size)
-    if meta.get("encoding") == "base64" and (meta.get("content") or size == 0):
-        try:
-            return base64.b64decode(meta.get("content") or "")
-        except (ValueError, TypeError):
-            raise PolicyError("GitHub returned contents that are not valid base64") from None
-    resp = await gh.rest.repos.async_get_content(
-        owner, repo, POLICY_PATH, ref=ref, headers={"Accept": "application/vnd.github.raw+json"},
-    )
-    if len(resp.content) > MAX_POLICY_BYTES:
-        raise too_large(len(resp.content))
-    return resp.content
 
 
 def short_ref(ref: str) -> str:

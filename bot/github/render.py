@@ -24,6 +24,7 @@ from checks.change import could_hold_text
 from checks.engine import CheckResult
 from checks.finding import SEVERITY_ORDER, Finding, Severity
 from checks.registry import TITLES
+from checks.signoff.findings import findings_block
 
 MAX_SUMMARY = 65_535
 ANNOTATIONS_PER_REQUEST = 50
@@ -40,10 +41,12 @@ class RunReport:
     title: str
     summary: str
     annotations: list[dict[str, Any]] = field(default_factory=list)
+    #: the run's output `text` (the findings block the AI safety sign-off reads back), "" for none
+    text: str = ""
 
     def requests(self) -> list[dict[str, Any]]:
         """PATCH bodies in order: the completing one with the first 50 annotations, then the rest by 50."""
-        output = {"title": self.title, "summary": self.summary}
+        output = {"title": self.title, "summary": self.summary, **({"text": self.text} if self.text else {})}
         batches = [
             self.annotations[i : i + ANNOTATIONS_PER_REQUEST]
             for i in range(0, len(self.annotations), ANNOTATIONS_PER_REQUEST)
@@ -218,15 +221,23 @@ def report_for_result(
         tail.append("")
     tail.append(f"Scanned {result.files_scanned} file{'s' * (result.files_scanned != 1)} "
                 f"in {result.duration_s:.2f} s.")
+    if result.check == "dependencies":  # the advisory data's source and date: a stale index shows
+        from checks.dependencies.index_access import data_line
+
+        tail += [line for line in (data_line(),) if line]
 
     table: list[str] = []
     if ordered:
         table = ["### Findings", "", "| Severity | Location | Rule | Title |", "|---|---|---|---|"]
+    by_file = result.check == "iac"  # engine findings on resources: grouped by file, with engine and fix
+    if table and by_file:
+        table[2:] = ["| Location | Severity | Rule | Engine | Resource | Fix |", "|---|---|---|---|---|---|"]
     budget = max_summary - len("\n".join(head + tail)) - 400
     shown = 0
     rows: list[str] = []
-    for finding in ordered:
-        row = (f"| {finding.severity.value} | {blob_link(blob_base, finding)} | `{_cell(finding.rule_id)}` "
+    for finding in sorted(ordered, key=lambda f: (f.path, f.line)) if by_file else ordered:
+        row = (_engine_row(blob_base, finding) if by_file else
+               f"| {finding.severity.value} | {blob_link(blob_base, finding)} | `{_cell(finding.rule_id)}` "
                f"| {_cell(finding.title)} |")
         if budget - len(row) - 1 < 0:
             break
@@ -241,7 +252,20 @@ def report_for_result(
                          "(GitHub limits a summary to 65,535 characters); see the annotations._")
         table.append("")
     summary = "\n".join(head + table + tail)
-    return RunReport(result.check, conclusion, title, summary[:max_summary], annotations)
+    # scrubbed like the table: a key used as a file name never reaches the run's text
+    block = scrub(findings_block(result.check, fail_on.value, result.findings)) if result.findings else ""
+    return RunReport(result.check, conclusion, title, summary[:max_summary], annotations, text=block)
+
+
+def _engine_row(blob_base: str, finding: Finding) -> str:
+    """A row of the by-file table: the rule links to its documentation (the finding's first https link)."""
+    links = [str(x) for x in finding.metadata.get("links") or [] if str(x).startswith("https://")]
+    rule = f"[`{_cell(finding.rule_id)}`]({links[0]})" if links else f"`{_cell(finding.rule_id)}`"
+    resource = str(finding.metadata.get("resource") or "")
+    shown = f"`{_cell(resource)}`" if resource else ""
+    return (f"| {blob_link(blob_base, finding)} | {finding.severity.value} | {rule} "
+            f"| {_cell(str(finding.metadata.get('engine', '')))} | {shown} "
+            f"| {_cell(finding.remediation or finding.title, 300)} |")
 
 
 def annotations_refused_note(summary: str, error: str, *, max_summary: int = MAX_SUMMARY) -> str:

@@ -52,16 +52,18 @@ Interface used by the receiver (bot/runtime/receiver.py) and the worker (bot/run
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from bot.log import get_logger
 from bot.runtime.envelope import Envelope
@@ -196,6 +198,34 @@ class JobQueue:
         payload's previous head) breaks ties between pushes of the same second. Raises redis errors: the
         caller must then answer 5xx, never 2xx.
         """
+        keys, argv = self._enqueue_call(envelope)
+        result = await self._enqueue(keys=keys, args=argv)
+        return result is not None
+
+    async def enqueue_all(self, envelopes: list[Envelope]) -> list[bool]:
+        """`enqueue` for each envelope of one delivery, in one round trip (a pipeline of the same script;
+        each call is atomic on its own, exactly as with `enqueue`)."""
+        if len(envelopes) == 1:
+            return [await self.enqueue(envelopes[0])]
+        if isinstance(self.redis, RedisCluster):  # its pipelines refuse EVALSHA: concurrent calls instead
+            return list(await asyncio.gather(*(self.enqueue(envelope) for envelope in envelopes)))
+        calls = [self._enqueue_call(envelope) for envelope in envelopes]
+        for attempt in range(2):
+            # EVALSHA directly: redis-py's script pipelines ask SCRIPT EXISTS first, a second round trip
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for keys, argv in calls:
+                    pipe.evalsha(self._enqueue.sha, len(keys), *keys, *argv)
+                results = await pipe.execute(raise_on_error=False)
+            if attempt == 0 and any(isinstance(r, NoScriptError) for r in results):
+                await self.redis.script_load(_ENQUEUE)  # a restarted or flushed Redis forgot it
+                continue
+            break
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return [result is not None for result in results]
+
+    def _enqueue_call(self, envelope: Envelope) -> tuple[list[str], list[Any]]:
         mark = self.dedupe_mark(envelope.dedupe)
         records = envelope.records_version and bool(envelope.supersede_key and envelope.version)
         keys = [mark, self.stream, self.newest_key(envelope.supersede_key) if records else mark]
@@ -203,8 +233,7 @@ class JobQueue:
                            envelope.version_order, self.head_ttl, envelope.version_before]
         for key, value in envelope.to_fields().items():
             argv += [key, value]
-        result = await self._enqueue(keys=keys, args=argv)
-        return result is not None
+        return keys, argv
 
     # --- worker side --------------------------------------------------------------------------------------
     async def ensure_group(self) -> None:
@@ -368,6 +397,34 @@ class JobQueue:
                 raise
             pending = 0  # no group yet: no worker ever read
         return {"stream": int(length), "pending": pending, "dead_letters": int(dead)}
+
+
+    async def oldest_age(self) -> float:
+        """Seconds since the oldest job not yet acknowledged was queued (unread or running); 0 when none."""
+        oldest: str | None = None
+        try:
+            groups = await self.redis.xinfo_groups(self.stream)
+        except ResponseError:  # no stream yet
+            return 0.0
+        group = next((g for g in groups if _s(g["name"]) == self.group), None)
+        if group is not None and int(group.get("pending") or 0):
+            summary = await self.redis.xpending(self.stream, self.group)
+            oldest = _s(summary.get("min")) if summary.get("min") else None
+        if oldest is None:
+            after = _s(group["last-delivered-id"]) if group is not None else "0-0"
+            unread = await self.redis.xrange(self.stream, min=f"({after}" if after != "0-0" else "-", count=1)
+            oldest = _s(unread[0][0]) if unread else None
+        if oldest is None:
+            return 0.0
+        return max(0.0, time.time() - _stream_id(oldest)[0] / 1000)
+
+    async def consumers(self) -> list[dict[str, Any]]:
+        """The group's consumers: name, pending jobs and milliseconds since each last talked to Redis."""
+        try:
+            raw = await self.redis.xinfo_consumers(self.stream, self.group)
+        except ResponseError:  # no stream or no group yet
+            return []
+        return [{"name": _s(c["name"]), "pending": int(c["pending"]), "idle_ms": int(c["idle"])} for c in raw]
 
 
 def _stream_id(entry_id: str) -> tuple[int, int]:

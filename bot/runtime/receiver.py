@@ -41,15 +41,18 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.exceptions import RedisError
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot import metrics
 from bot.log import get_logger
+from bot.runtime import redis_connect
 from bot.runtime.envelope import Envelope
 from bot.runtime.queue import JobQueue, stale_connection_retry
 from bot.runtime.router import Router
@@ -188,15 +191,15 @@ def for_log(value: str, limit: int = LOG_HEADER_CHARS) -> str:
 def _payload(body: bytes | bytearray, content_type: str) -> dict[str, Any] | None:
     """The JSON object GitHub sent (JSON, or the form encoding's `payload` field); None when malformed.
 
-    Nesting is bounded by the interpreter: json raises RecursionError past ~1,000 levels, which is malformed
-    here like any other parse error (GitHub's payloads nest about 6 deep).
+    Nesting is bounded: orjson refuses more than 1,024 levels and json raises RecursionError past ~1,000,
+    malformed here like any other parse error (GitHub's payloads nest about 6 deep).
     """
     try:
         if content_type.startswith("application/x-www-form-urlencoded"):
             text = parse_qs(body.decode("utf-8"), strict_parsing=True).get("payload", [""])[0]
+            data = json.loads(text)
         else:
-            text = body.decode("utf-8")
-        data = json.loads(text)
+            data = orjson.loads(body)  # C: a 28 KB payload in ~0.1 ms; invalid UTF-8 or >1024 levels raise
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
@@ -209,15 +212,14 @@ def connect(redis_url: str) -> Redis:
     A command that meets a dropped connection is retried once on a fresh one (`stale_connection_retry`):
     otherwise the first delivery after Redis restarted or dropped idle clients got a 503.
     """
-    pool = BlockingConnectionPool.from_url(redis_url, max_connections=64, timeout=3, socket_connect_timeout=2,
-                                           socket_timeout=3, retry=stale_connection_retry())
-    return Redis.from_pool(pool)
+    return redis_connect.connect(redis_url, max_connections=64, wait=3, socket_connect_timeout=2,
+                                 socket_timeout=3, retry=stale_connection_retry())
 
 
-async def _enqueue_confirmed(queue: JobQueue, envelope: Envelope, answer_by: float) -> bool:
-    """Queue `envelope`; True when it is on the stream (queued now or already), False when its dedupe key
-    was seen before this delivery. Raises redis errors when that cannot be known in time (`CONFIRM_S`, and
-    never after `answer_by`).
+async def _enqueue_confirmed(queue: JobQueue, envelopes: list[Envelope], answer_by: float) -> int:
+    """Queue a delivery's envelopes (one round trip); how many are on the stream because of this delivery
+    (queued now, or by its own earlier try), 0 when every dedupe key was seen before. Raises redis errors
+    when that cannot be known in time (`CONFIRM_S`, and never after `answer_by`).
 
     Why: a Redis that stalls longer than the socket timeout still runs the enqueue script it was sent, so
     answering 503 at the timeout told GitHub "not queued" for a delivery that was. After a timeout the
@@ -226,16 +228,17 @@ async def _enqueue_confirmed(queue: JobQueue, envelope: Envelope, answer_by: flo
     (or an earlier delivery of the same id did): either way it is queued, and the answer is 202.
     """
     try:
-        return await queue.enqueue(envelope)
+        return sum(await queue.enqueue_all(envelopes))
     except RedisTimeoutError as first:
         timed_out: Exception = first
-    log.warning("webhook.redis_timeout", delivery=envelope.delivery_id, feature=envelope.feature)
+    log.warning("webhook.redis_timeout", delivery=envelopes[0].delivery_id,
+                features=[e.feature for e in envelopes])
     confirm_by = min(answer_by, time.monotonic() + CONFIRM_S)
     while (remaining := confirm_by - time.monotonic()) > 0.05:
         try:
             async with asyncio.timeout(remaining):
-                await queue.enqueue(envelope)
-            return True
+                await queue.enqueue_all(envelopes)
+            return len(envelopes)
         except (RedisError, OSError, TimeoutError) as exc:
             timed_out = exc
             await asyncio.sleep(min(0.1, max(0.0, confirm_by - time.monotonic())))
@@ -263,6 +266,7 @@ def create_app(settings: Settings, redis_client: Redis | None = None,
         from bot.features import router as default_router
 
         router = default_router()
+    known_events = frozenset({"ping", *(e for f in router.features.values() for e in f.events)})
 
     async def webhook(request: Request) -> JSONResponse:
         started = time.perf_counter()
@@ -276,6 +280,7 @@ def create_app(settings: Settings, redis_client: Redis | None = None,
             ms = round((time.perf_counter() - started) * 1000, 2)
             level = log.warning if status in (401, 408, 413, 499, 503) else log.info
             level("webhook.delivery", outcome=outcome, status=status, ms=ms, **ctx, **extra)
+            metrics.DELIVERIES.labels(metrics.event_label(event, known_events), outcome).inc()
             headers = {} if reader.complete else {"Connection": "close"}
             if outcome == "busy":
                 headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
@@ -307,8 +312,11 @@ def create_app(settings: Settings, redis_client: Redis | None = None,
         """An authentic delivery: route it, queue its envelopes, answer."""
         if event == "ping":
             return answer(200, "pong")
-        action = payload.get("action", "")  # for the log: anything but a string is not GitHub's
-        action = for_log(action if isinstance(action, str) else type(action).__name__)
+        action = payload.get("action", "")
+        if not isinstance(action, str):  # GitHub's `action` is always a string: this payload is not GitHub's
+            return answer(400, "unexpected_payload", action=type(action).__name__,
+                          error="action is not a string")
+        action = for_log(action)
         try:
             envelopes = router.route(event, delivery, payload)
         except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
@@ -322,15 +330,23 @@ def create_app(settings: Settings, redis_client: Redis | None = None,
             return answer(200, "ignored", action=action, repo=repo)
         ctx.update(envelopes[0].log_context(), features=[e.feature for e in envelopes])
         ctx.pop("feature", None)
-        queued = 0
-        try:
-            for envelope in envelopes:  # each has its own dedupe mark: a retry queues only what is missing
-                queued += await _enqueue_confirmed(queue, envelope, answer_by)
-        except (RedisError, OSError, TimeoutError) as exc:
+        try:  # each envelope has its own dedupe mark: a retry queues only what is missing
+            queued = await _enqueue_confirmed(queue, envelopes, answer_by)
+        except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
             return answer(503, "redis_unavailable", error=type(exc).__name__)
         if not queued:
             return answer(200, "duplicate")
         return answer(202, "queued")
+
+    async def metrics_endpoint(_request: Request) -> Response:
+        """Prometheus exposition; the queue gauges are read from Redis now (bounded), the rest counted."""
+        try:
+            stats = await asyncio.wait_for(queue.stats(), 2.0)
+            metrics.set_queue(stats, await asyncio.wait_for(queue.oldest_age(), 2.0))
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("metrics.queue_unavailable", error=type(exc).__name__)
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
 
     async def healthz(_request: Request) -> JSONResponse:
         try:
@@ -350,7 +366,8 @@ def create_app(settings: Settings, redis_client: Redis | None = None,
 
     app = Starlette(routes=[Route("/webhook", webhook, methods=["POST"]),
                             Route("/webhook/", webhook, methods=["POST"]),
-                            Route("/healthz", healthz, methods=["GET"])], lifespan=lifespan)
+                            Route("/healthz", healthz, methods=["GET"]),
+                            Route("/metrics", metrics_endpoint, methods=["GET"])], lifespan=lifespan)
     # GitHub does not follow a redirect: `/webhook/` is served above, and any other path is a plain 404
     app.router.redirect_slashes = False
     return app

@@ -60,6 +60,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot import metrics
 from bot.log import get_logger, scrub
 from bot.runtime.envelope import Envelope, Handler
 from bot.runtime.queue import Entry, JobQueue
@@ -315,6 +316,7 @@ class Worker:
             raise
         except Exception as exc:
             reason = _reason(exc)
+            metrics.JOB_SECONDS.labels(env.feature, "failed").observe(time.monotonic() - started)
             log.error("job.failed", error=reason, exc_info=True, **ctx)
             if env.attempt >= self.max_attempts:
                 await self._give_up(entry, handler, env, f"failed {env.attempt} times; last error: {reason}",
@@ -324,6 +326,7 @@ class Worker:
                 log.info("job.retry_later", retry_after=self.visibility_timeout, **ctx)
             return
         await _retrying(lambda: self.queue.ack(entry.entry_id))
+        metrics.JOB_SECONDS.labels(env.feature, "done").observe(time.monotonic() - started)
         log.info("job.done", seconds=round(time.monotonic() - started, 3), **ctx)
 
     async def _unknown_feature(self, entry: Entry, env: Envelope, ctx: dict[str, Any]) -> None:
@@ -352,4 +355,5 @@ class Worker:
             reason = f"{reason}; completing the check runs as failure failed too: {_reason(exc)}"
             reason = reason[:MAX_REASON]
         await _retrying(lambda: self.queue.dead_letter(entry, reason))
+        metrics.DEAD_LETTERS.labels(env.feature if env.feature in self.handlers else "unknown").inc()
         log.error("job.dead_lettered", reason=reason, **ctx)

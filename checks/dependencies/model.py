@@ -76,6 +76,8 @@ class Setting:
     kind: str
     value: str
     line: int = 0
+    #: the file that states it when that is an included file (`-r`/`-c`), "" for the parsed file itself
+    path: str = ""
 
 
 @dataclass(frozen=True, slots=True)

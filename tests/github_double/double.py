@@ -20,6 +20,7 @@ from tests.github_double.app import build_app
 from tests.github_double.auth import AppIdentity, TokenStore
 from tests.github_double.events import fit_event
 from tests.github_double.faults import Faults
+from tests.github_double.hooks import HookLog
 from tests.github_double.server import ThreadedServer, bind_loopback
 from tests.github_double.shapes import Urls
 from tests.github_double.state import CheckRun, PullRequest, Repo, RequestRecord, State, Tree
@@ -38,6 +39,8 @@ class GitHubDouble:
         self.faults = Faults()
         self.max_patch_bytes = 1024 * 1024
         self.manifest_codes: dict[str, dict[str, Any]] = {}
+        #: the App's webhook delivery log (`GET /app/hook/deliveries`) and where redeliveries go
+        self.hooks = HookLog(self.identity.webhook_secret)
         self._sock = bind_loopback()
         port = self._sock.getsockname()[1]
         self.urls = Urls(api=f"http://127.0.0.1:{port}{PREFIX}", web=f"http://127.0.0.1:{port}")

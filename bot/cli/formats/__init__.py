@@ -30,7 +30,9 @@ def render(name: str, report: ScanReport, *, color: bool = False) -> str:
         renderer = FORMATS[name]
     except KeyError:
         raise ValueError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}") from None
-    return renderer(report, color=color)
+    # Each format hides the secrets that are part of paths where it prints a path; this last pass catches
+    # the rest (a title, a fix or metadata that quotes a path), whatever a check put in them.
+    return report.hide(renderer(report, color=color))
 
 
 __all__ = ["FORMATS", "ScanReport", "names", "render"]

@@ -113,6 +113,8 @@ def _result(finding: Finding, rule_index: int, blocking: bool, hide: Callable[[s
                                   "check": finding.check}
     if finding.file_level:
         properties["fileLevel"] = True
+    if finding.metadata.get("owasp"):  # OWASP Top 10 for LLM Applications id (prompt-safety findings)
+        properties["owasp"] = _listed(finding.metadata["owasp"])
     return {
         "ruleId": finding.rule_id,
         "ruleIndex": rule_index,

@@ -57,11 +57,11 @@ def render(report: ScanReport, *, color: bool = False) -> str:
         for f in group:
             where = _where(f, report).ljust(width)
             severity = paint(f.severity.value.ljust(8), _STYLE[f.severity])
-            lines.append(f"  {where}  {severity}  {f.rule_id}  {f.title}")
+            lines.append(f"  {where}  {severity}  {show(f.rule_id)}  {show(f.title)}")
             lines.extend(f"      {part}" for part in show(f.message).splitlines() if part.strip())
             if f.remediation and f.rule_id not in explained:  # once per rule: a long fix is noise repeated
                 explained.add(f.rule_id)
-                lines.append(paint(f"      fix: {' '.join(f.remediation.split())}", _DIM))
+                lines.append(paint(f"      fix: {show(' '.join(f.remediation.split()))}", _DIM))
         lines.append("")
     lines.append(_summary(report, paint))
     for item in report.skipped():

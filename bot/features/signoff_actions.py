@@ -1,0 +1,261 @@
+"""The sign-off's commands: `/prguard signoff|hold|unhold|waive|unwaive|recheck|help` and the *Sign off*
+button, and the bypass record on merge. Mixed into `SignoffService` (bot.features.signoff_service), whose
+facts, decisions and `refresh` they use.
+
+Each accepted command is recorded in a reply of prguard's own (`checks.signoff.records`), the only records the
+state is rebuilt from; each refusal too (for the audit), with one short reply saying why. The sender is
+checked LIVE (collaborator permission and team membership APIs), never from `author_association`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from githubkit import GitHub
+
+from bot.features.signoff_facts import RUN_NAME, Facts
+from bot.features.signoff_render import HELP, cell, needed_line
+from bot.github.comments import reply
+from bot.github.permissions import in_team, repo_role
+from bot.log import Logger
+from checks.signoff.owners import Owner, OwnersMap, role_at_least
+from checks.signoff.records import fold, record_block
+from checks.signoff.rego import RegoError
+
+VERBS = ("help", "recheck", "signoff", "hold", "unhold", "waive", "unwaive")
+
+
+@dataclass(frozen=True)
+class Command:
+    verb: str
+    args: str
+    sender: str
+    sender_type: str
+    source: str  # "comment:<id>", "review:<id>", "button:<delivery>"
+    comment_id: int = 0  # for reactions (0: none possible, e.g. a review body)
+
+
+@dataclass
+class Outcome:
+    accepted: bool
+    message: str
+
+
+class SignoffActions:
+    """Commands on a PR; `self` is a `SignoffService`."""
+
+    app_id: int
+    settings: Any
+
+    async def may_sign(self, gh: GitHub[Any], f: Facts, login: str) -> list[str]:
+        """The AI paths `login` may sign (LIVE permission and team checks), per `signoff.owners`."""
+        owners = OwnersMap(f.config.owners)
+        role: str | None = None
+        teams: dict[Owner, bool] = {}
+        out = []
+        for path in sorted(f.ai):
+            mine = owners.owners_of(path)
+            if not mine:
+                role = role or await repo_role(gh, f.owner, f.repo, login)
+                if role_at_least(role, f.config.min_permission):
+                    out.append(path)
+                continue
+            for o in mine:
+                if not o.is_team and o.login.lower() == login.lower():
+                    out.append(path)
+                    break
+                if o.is_team:
+                    if o not in teams:
+                        teams[o] = await in_team(gh, o.org, o.team, login)
+                    if teams[o]:
+                        out.append(path)
+                        break
+        return out
+
+    def excluded(self, f: Facts, cmd: Command, bot_login: str) -> str:
+        """Why `cmd.sender` may never sign this PR, or ""."""
+        who = cmd.sender.lower()
+        if who == f.author.lower():
+            return "the pull request's author cannot sign it off"
+        names = (
+            {c.author.lower() for c in f.commits}
+            | {c.committer.lower() for c in f.commits}
+            | {a.lower() for c in f.commits for a in c.co_authors}
+        )
+        if who in names - {"web-flow", ""}:
+            return "an author or co-author of this pull request's commits cannot sign it off"
+        if cmd.sender_type == "Bot" or who == bot_login.lower():
+            return "bots cannot sign off"
+        return ""
+
+    async def command(
+        self, gh: GitHub[Any], owner: str, repo: str, number: int, cmd: Command, log: Logger
+    ) -> Outcome | None:
+        """Apply one command; None when it is ignored (a bot, or already handled)."""
+        bot_login = await self.bot_login()
+        if cmd.sender_type == "Bot" or cmd.sender.lower() == bot_login.lower():
+            return None
+        if cmd.verb == "help":
+            return Outcome(True, HELP.format(p=self.settings_prefix()))
+        if cmd.verb not in VERBS:
+            refusal = f"unknown command `{cell(cmd.verb, 30)}`; try `{self.settings_prefix()} help`"
+            await reply(gh, owner, repo, number, f"@{cmd.sender} {refusal}")
+            return Outcome(False, refusal)
+        f = await self.facts(gh, owner, repo, number)
+        if cmd.source in f.state.sources:
+            return None  # a redelivery or retry of a command already recorded
+        if cmd.verb == "recheck":
+            await self.refresh(gh, owner, repo, number, log, facts=f)
+            return Outcome(True, "")
+        refusal, record = await self._decide(gh, f, cmd, bot_login)
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if refusal:
+            block = record_block(
+                {
+                    "kind": "refused",
+                    "by": cmd.sender,
+                    "command": cmd.verb,
+                    "why": refusal,
+                    "head": f.head,
+                    "at": stamp,
+                    "source": cmd.source,
+                }
+            )
+            await reply(gh, owner, repo, number, f"@{cmd.sender} `{cmd.verb}` refused: {refusal}\n{block}")
+            return Outcome(False, refusal)
+        assert record is not None
+        record.update(by=cmd.sender, at=stamp, source=cmd.source, head=f.head)
+        await reply(gh, owner, repo, number, f"{self._describe(record)}\n{record_block(record)}")
+        # the state is the records; this one is now among them (the rest of the facts did not change)
+        f.state = fold([*f.state.records, record])
+        await self.refresh(gh, owner, repo, number, log, facts=f)
+        return Outcome(True, "")
+
+    async def _decide(
+        self, gh: GitHub[Any], f: Facts, cmd: Command, bot_login: str
+    ) -> tuple[str, dict[str, Any] | None]:
+        words = cmd.args.split(maxsplit=1)
+        prefix = self.settings_prefix()
+        if cmd.verb in ("hold", "unhold"):
+            if cmd.verb == "hold" and not cmd.args.strip():
+                return f"a hold needs a reason: `{prefix} hold <reason>`", None
+            role = await repo_role(gh, f.owner, f.repo, cmd.sender)
+            # anyone with triage may hold or release; the author may hold their own PR, and whoever placed
+            # a hold may release it — but an author cannot release someone else's hold
+            placed = f.state.hold is not None and f.state.hold["by"].lower() == cmd.sender.lower()
+            own = cmd.sender.lower() == f.author.lower() and (cmd.verb == "hold" or placed)
+            if not (role_at_least(role, "triage") or own or (cmd.verb == "unhold" and placed)):
+                return "only people with at least triage on the repository may hold or release a hold", None
+            if cmd.verb == "unhold" and f.state.hold is None:
+                return "the pull request is not on hold", None
+            return "", {"kind": cmd.verb, "reason": cmd.args.strip()}
+        why = self.excluded(f, cmd, bot_login)
+        if why:
+            return why, None
+        if not f.ai:
+            return "this head changes no AI-impacting file, so no sign-off or waiver is needed", None
+        allowed = await self.may_sign(gh, f, cmd.sender)
+        if not allowed:
+            need = needed_line(self.missing(f, []))
+            return f"you are not an owner of any AI path this PR touches. Needed:\n{need}", None
+        if cmd.verb in ("waive", "unwaive"):
+            if not words or (cmd.verb == "waive" and len(words) < 2):
+                return (
+                    f"usage: `{prefix} waive <fingerprint> <reason>` / `{prefix} unwaive <fingerprint>`",
+                    None,
+                )
+            fp = words[0]
+            listed = {x.fingerprint for r in f.runs.values() for x in (r.findings or [])}
+            if cmd.verb == "waive" and fp not in listed:
+                return f"no finding with fingerprint `{cell(fp, 64)}` on this head", None
+            if cmd.verb == "unwaive" and fp not in f.state.waivers:
+                return f"`{cell(fp, 64)}` is not waived on this pull request", None
+            return "", {"kind": cmd.verb, "fingerprint": fp, "reason": words[1] if len(words) > 1 else ""}
+        if cmd.verb != "signoff":
+            return f"unknown command `{cell(cmd.verb, 30)}`; try `{prefix} help`", None
+        if not cmd.args.strip():
+            return f"a sign-off needs a reason: `{prefix} signoff <reason>`", None
+        blocking, problems = self.blocking(f)
+        all_rules = self.rules(f)
+        rules = [r for r in all_rules if not r.met]
+        reasons = []
+        try:
+            denied = (await self.rego(f, all_rules)).deny
+        except RegoError as exc:
+            denied = [f"the Rego policy is invalid: {exc}"]
+        if denied:
+            reasons.append("denied by policy:\n" + "\n".join(f"- {cell(m, 300)}" for m in denied[:20]))
+        if blocking:
+            reasons.append(
+                "unwaived blocking findings remain:\n" + "\n".join(f"- {b}" for b in blocking[:20])
+            )
+        if problems:
+            reasons.append("prguard's checks are not settled:\n" + "\n".join(f"- {p}" for p in problems))
+        if rules:
+            reasons.append(
+                "evidence rules not met:\n" + "\n".join(f"- *{cell(r.name)}*: {cell(r.why)}" for r in rules)
+            )
+        if reasons:
+            return "\n".join(reasons), None
+        return "", {"kind": "signoff", "reason": cmd.args.strip()[:500], "tree": f.tree, "paths": allowed}
+
+    @staticmethod
+    def _describe(record: dict[str, Any]) -> str:
+        kind, by = record["kind"], record["by"]
+        if kind == "signoff":
+            return (
+                f"✅ @{by} signed off head `{record['head'][:12]}` for "
+                f"{', '.join(f'`{p}`' for p in record['paths'])}: {cell(record['reason'], 300)}"
+            )
+        if kind == "hold":
+            return f"⏸️ @{by} put the AI safety sign-off on hold: {cell(record['reason'], 300)}"
+        if kind == "unhold":
+            return f"▶️ @{by} released the hold."
+        if kind == "waive":
+            return f"🙈 @{by} waived `{record['fingerprint']}` on this PR: {cell(record['reason'], 300)}"
+        return f"@{by} restored finding `{record['fingerprint']}`."
+
+    def settings_prefix(self) -> str:
+        from bot.features.commands import command_prefix
+
+        return command_prefix()
+
+    async def record_bypass(
+        self, gh: GitHub[Any], owner: str, repo: str, number: int, head: str, merged_by: str
+    ) -> list[str]:
+        """A merge while prguard's runs were not green on its head: recorded on the PR (and so in audit)."""
+        resp = await gh.rest.checks.async_list_for_ref(owner, repo, head, per_page=100, app_id=self.app_id)
+        latest: dict[str, Any] = {}
+        for run in sorted(resp.parsed_data.check_runs, key=lambda r: r.id):
+            if run.name.startswith("prguard/"):
+                latest[run.name] = run
+        bad = {
+            n: (str(r.conclusion) if r.conclusion else str(r.status))
+            for n, r in latest.items()
+            if r.conclusion not in ("success", "neutral", "skipped")
+        }
+        if RUN_NAME not in latest:
+            bad[RUN_NAME] = "missing"
+        if not bad:
+            return []
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        record = {
+            "kind": "bypass",
+            "by": merged_by,
+            "head": head,
+            "runs": bad,
+            "at": stamp,
+            "source": f"merge:{head}",
+        }
+        runs = ", ".join(f"`{n}` ({c})" for n, c in sorted(bad.items()))
+        await reply(
+            gh,
+            owner,
+            repo,
+            number,
+            f"⚠️ **Bypass recorded**: @{merged_by} merged head `{head[:12]}` "
+            f"while prguard's runs were not green: {runs}.\n{record_block(record)}",
+        )
+        return sorted(bad)

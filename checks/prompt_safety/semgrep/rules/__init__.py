@@ -1,0 +1,1 @@
+"""Not code: makes setuptools ship the rule files (package data `*.yml`) with prguard."""
