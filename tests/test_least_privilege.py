@@ -58,7 +58,13 @@ NEEDS: dict[str, tuple[str, str] | None] = {
     "reactions.async_create_for_issue_comment": ("issues", "write"),
     # organisation teams (sign-off owners given as @org/team)
     "teams.async_get_membership_for_user_in_org": ("members", "read"),
+    # POST /repos/{o}/{r}/code-scanning/sarifs: the re-audit's SARIF upload, only when granted (OPTIONAL)
+    "code_scanning.async_upload_sarif": ("security_events", "write"),
 }
+
+#: permissions an operator may grant to turn a feature on; app.yml must not ask for them by default, and the
+#: code must check for them before calling (bot/features/reaudit_sarif.py `can_upload`)
+OPTIONAL: frozenset[str] = frozenset({"security_events"})
 
 #: requests prguard sends outside githubkit's typed methods: (pattern in the source, permission)
 RAW: dict[str, tuple[str, str]] = {
@@ -93,10 +99,13 @@ def test_every_github_call_has_its_permission_written_down() -> None:
 def test_app_yml_asks_for_exactly_the_permissions_the_calls_need() -> None:
     needed: dict[str, str] = {"metadata": "read"}  # mandatory for every GitHub App
     for permission in [*NEEDS.values(), *RAW.values()]:
-        if permission is None:
+        if permission is None or permission[0] in OPTIONAL:
             continue
         name, level = permission
         if _LEVEL[level] > _LEVEL.get(needed.get(name, ""), 0):
             needed[name] = level
     asked = yaml.safe_load(APP_YML.read_text())["default_permissions"]
     assert asked == needed
+    assert not OPTIONAL & set(asked), "app.yml asks by default for a permission that is optional"
+    optional_used = {p[0] for p in NEEDS.values() if p is not None} & OPTIONAL
+    assert optional_used == OPTIONAL, f"OPTIONAL names permissions no call needs: {OPTIONAL - optional_used}"

@@ -29,6 +29,7 @@ from checks.history import DEFAULT_MAX_COMMITS, MAX_COMMITS_ENV, History, max_co
 from checks.policy import MAX_POLICY_BYTES, POLICY_PATH, Policy, PolicyError, parse_policy, too_large
 from checks.redact import redact_in
 from checks.secrets.scanner import secrets_in_path
+from checks.waivers import policy_waivers
 
 EPILOG = """\
 exit status:
@@ -203,6 +204,8 @@ def _scan(args: argparse.Namespace) -> int:
         unavailable=[n for n in registry.check_names() if not registry.is_available(n)],
         disabled=disabled,
         fail_on_unscanned=policy.fail_on_unscanned,
+        # the base policy's waivers (waivers recorded on a PR exist only on GitHub)
+        waivers=policy_waivers(policy.extra),
         ignored=frozenset(
             s.path
             for s in change.skipped

@@ -1,6 +1,7 @@
 """Continuous re-audit: after a sync brings new advisories, every installed repository's default-branch
 dependency files are audited again, and what is newly affected is reported as a `prguard/dependencies`
-check run on the default branch's head commit.
+check run on the default branch's head commit; when the operator granted `security_events: write`, also
+as a SARIF upload to code scanning (`bot.features.reaudit_sarif`).
 
 A periodic task (`PRGUARD_ADVISORY_SYNC_INTERVAL`, one worker at a time, `bot.runtime.scheduler`):
 
@@ -26,6 +27,8 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
+from bot.features.reaudit_sarif import can_upload
+from bot.features.reaudit_sarif import upload as upload_sarif
 from bot.features.reaudit_scan import keys_in_text, marker, new_matches
 from bot.github import fleet
 from bot.github.checkruns import CheckRuns, run_name
@@ -58,6 +61,7 @@ class ReauditResult:
     new_advisories: int = 0
     repositories: int = 0
     runs: list[str] = field(default_factory=list)  # "owner/repo@sha"
+    sarif_uploads: list[str] = field(default_factory=list)  # "owner/repo@sha" (code scanning, when granted)
     errors: list[str] = field(default_factory=list)
 
 
@@ -108,18 +112,20 @@ class Reauditor:
     async def _all_repositories(self, index: Any, new_ids: set[str], result: ReauditResult) -> None:
         async for installation in fleet.installations(self.github.app):
             inst = self.github.installation(int(installation.id))
+            upload = can_upload(installation)
             async with inst:
                 async for repo in fleet.repositories(inst):
                     result.repositories += 1
                     owner, name = repo.owner.login, repo.name
                     try:
-                        await self._repo(inst, owner, name, str(repo.default_branch), index, new_ids, result)
+                        await self._repo(inst, owner, name, str(repo.default_branch), index, new_ids, result,
+                                         upload)
                     except Exception as exc:  # one repository's failure must not stop the others
                         result.errors.append(f"{owner}/{name}: {scrub(f'{type(exc).__name__}: {exc}')}")
                         log.warning("reaudit.repo_failed", repo=f"{owner}/{name}", error=result.errors[-1])
 
     async def _repo(self, inst: Any, owner: str, repo: str, branch: str, index: Any, new_ids: set[str],
-                    result: ReauditResult) -> None:
+                    result: ReauditResult, upload: bool = False) -> None:
         commit = (await inst.rest.repos.async_get_commit(owner, repo, branch)).parsed_data
         head = str(commit.sha)
         files = await self._dependency_files(inst, owner, repo, head)
@@ -150,6 +156,8 @@ class Reauditor:
         await self.redis.sadd(memory, *found.keys)
         result.runs.append(f"{owner}/{repo}@{head}")
         log.info("reaudit.reported", repo=f"{owner}/{repo}", head=head, packages=count)
+        if upload and await upload_sarif(inst, owner, repo, branch, head, found.standing) is not None:
+            result.sarif_uploads.append(f"{owner}/{repo}@{head}")
 
     def _html(self, owner: str, repo: str) -> str:
         api = str(self.settings.api_url).rstrip("/")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from checks.dependencies import audit
 from checks.dependencies.advisories.store import AdvisoryIndex
@@ -37,6 +37,9 @@ def marker(keys: Iterable[str]) -> str:
 class RepoAudit:
     findings: list[Finding]
     keys: set[str]
+    #: every package version with a match the re-audit has reported (before or now) that still holds: what a
+    #: code-scanning upload lists, since GitHub closes as fixed any alert missing from the latest analysis
+    standing: list[Finding] = field(default_factory=list)
 
 
 def new_matches(files: Mapping[str, Parsed], index: AdvisoryIndex, new_ids: set[str], reported: set[str]
@@ -46,6 +49,7 @@ def new_matches(files: Mapping[str, Parsed], index: AdvisoryIndex, new_ids: set[
     packages = [p for parsed in files.values() for p in parsed.packages]
     matches = audit.match(index, packages)
     findings: list[Finding] = []
+    standing: list[Finding] = []
     keys: set[str] = set()
     seen: set[tuple[str, str, str, str]] = set()
     for parsed in files.values():
@@ -56,11 +60,15 @@ def new_matches(files: Mapping[str, Parsed], index: AdvisoryIndex, new_ids: set[
             ident = (pkg.path, *pkg.key, pkg.version)
             if found is None or ident in seen:
                 continue
-            fresh = {match_key(pkg.path, pkg.ecosystem, pkg.key[1], pkg.version, a.id)
-                     for a in found.advisories if a.id in new_ids} - reported
-            if not fresh:
-                continue
             seen.add(ident)
-            keys |= fresh
-            findings.append(audit.vulnerable_finding(pkg, found, index.meta))
-    return RepoAudit(findings, keys)
+            every = {a.id: match_key(pkg.path, pkg.ecosystem, pkg.key[1], pkg.version, a.id)
+                     for a in found.advisories}
+            fresh = {k for a, k in every.items() if a in new_ids} - reported
+            if not fresh and reported.isdisjoint(every.values()):
+                continue
+            finding = audit.vulnerable_finding(pkg, found, index.meta)
+            standing.append(finding)
+            if fresh:
+                keys |= fresh
+                findings.append(finding)
+    return RepoAudit(findings, keys, standing)

@@ -35,6 +35,7 @@ from bot import metrics
 from bot.features.scan_routing import EVENTS, NAME, scan_envelope
 from bot.github.checkruns import PREFIX, CheckRuns, Run, pr_from_external_id, run_name
 from bot.github.client import GitHubApp
+from bot.github.comments import app_comments
 from bot.github.publish import complete, create_completed, post, settle
 from bot.github.pull_change import FetchOptions, FetchStats, HeadMoved, build_change
 from bot.github.pull_commits import pull_history
@@ -58,6 +59,8 @@ from checks.change import ChangedFile
 from checks.engine import CheckResult, create_checks, run_checks
 from checks.policy import PolicyError
 from checks.secrets.scanner import secrets_in_path
+from checks.signoff.records import parse_records
+from checks.waivers import Waiver, policy_waivers, record_waivers
 
 
 class ScanFeature:
@@ -274,6 +277,7 @@ class ScanHandler:
                     ) -> dict[str, RunReport]:
         try:
             policy, source = await effective_policy(gh, job.owner, job.repo, pull)  # with `_extends`
+            waivers = policy_waivers(policy.extra)
         except PolicyError as exc:
             log.warning("scan.policy_invalid", line=exc.line, error=str(exc))
             message = getattr(exc, "message", str(exc))
@@ -330,16 +334,24 @@ class ScanHandler:
             results = dict(broken)
 
         _register_path_secrets(results.values())
+        if any(r.findings for r in results.values()):  # nothing to waive otherwise: no extra request
+            waivers += await self._pr_waivers(gh, job, pull.number)
         blob_base = f"{pull.html_url}/blob/{pull.head_sha}"
         for name, result in results.items():
             reports[name] = report_for_result(
                 result, fail_on=policy.fail_on_for(name), blob_base=blob_base, policy_source=source,
                 annotation_cap=self.options.annotation_cap, unlisted=int(stats.extra.get("unlisted", 0)),
-                fail_on_unscanned=policy.fail_on_unscanned,
+                fail_on_unscanned=policy.fail_on_unscanned, waivers=waivers,
             )
             log.info("scan.check_done", check=name, findings=len(result.findings),
                      error=bool(result.error), seconds=round(result.duration_s, 3))
         return {name: reports[name] for name in registry.check_names()}
+
+    async def _pr_waivers(self, gh: GitHub[Any], job: Envelope, number: int) -> list[Waiver]:
+        """The `/prguard waive` records prguard itself wrote on the PR (never users' comments), folded."""
+        app_id = int(self.github.options.app_id or 0)
+        comments = await app_comments(gh, job.owner, job.repo, number, app_id)
+        return record_waivers(r for c in comments for r in parse_records(c.body))
 
     async def _newest_head(self, job: Envelope) -> str:
         """The PR's newest known head, for a nicer summary only: never lets a cancellation fail."""

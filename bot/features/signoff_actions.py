@@ -48,6 +48,7 @@ class SignoffActions:
 
     app_id: int
     settings: Any
+    redis: Any
 
     async def may_sign(self, gh: GitHub[Any], f: Facts, login: str) -> list[str]:
         """The AI paths `login` may sign (LIVE permission and team checks), per `signoff.owners`."""
@@ -131,7 +132,27 @@ class SignoffActions:
         # the state is the records; this one is now among them (the rest of the facts did not change)
         f.state = fold([*f.state.records, record])
         await self.refresh(gh, owner, repo, number, log, facts=f)
+        if cmd.verb in ("waive", "unwaive"):
+            await self._rescan(gh, f, cmd.source, log)
         return Outcome(True, "")
+
+    async def _rescan(self, gh: GitHub[Any], f: Facts, source: str, log: Logger) -> None:
+        """Queue a scan of the head so its check runs show the waiver (or its removal).
+
+        A new scan, not a re-render: a run's stored output holds only the findings block, not the findings'
+        lines and messages its summary and annotations need, and the scan is the one place that turns results
+        into runs (with its supersede, retry and dead-letter handling: a push meanwhile cancels this scan).
+        The record is already posted, so the scan reads it back. Deduplicated by the command's id.
+        """
+        from bot.features.scan_routing import make_envelope
+        from bot.runtime.queue import JobQueue
+
+        installation = int(getattr(gh.auth, "installation_id", 0) or 0)
+        pr = {"number": f.number, "base": {"ref": f.base_ref, "sha": ""}, "head": {"ref": ""}}
+        envelope = make_envelope("issue_comment", "rerequested", f"waiver-rescan:{source}", installation,
+                                 f.owner, f.repo, f.head, pr=pr)
+        queued = await JobQueue.from_settings(self.redis, self.settings).enqueue(envelope)
+        log.info("commands.rescan_queued", head=f.head, queued=queued)
 
     async def _decide(
         self, gh: GitHub[Any], f: Facts, cmd: Command, bot_login: str

@@ -15,7 +15,9 @@ Findings arrive already redacted by the checks; nothing here reads file contents
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +27,7 @@ from checks.engine import CheckResult
 from checks.finding import SEVERITY_ORDER, Finding, Severity
 from checks.registry import TITLES
 from checks.signoff.findings import findings_block
+from checks.waivers import Waived, Waiver, apply, today_utc
 
 MAX_SUMMARY = 65_535
 ANNOTATIONS_PER_REQUEST = 50
@@ -132,6 +135,8 @@ def report_for_result(
     max_summary: int = MAX_SUMMARY,
     unlisted: int = 0,
     fail_on_unscanned: bool = False,
+    waivers: Sequence[Waiver] = (),
+    today: date | None = None,
 ) -> RunReport:
     """The completed run for one check's result.
 
@@ -140,8 +145,16 @@ def report_for_result(
     that never saw them cannot pass, since padding a PR with 3,000 harmless files would otherwise hide
     anything in the rest. With the policy's `fail_on_unscanned`, a file that could hold text but was not
     scanned (over the size cap, binary that may be text, unreadable) fails the run too.
+
+    `waivers` (the PR's own waiver records and the base policy's waivers, `checks.waivers`): a waived finding
+    neither blocks nor is annotated; the summary lists it under *Waived* with who, when and why, and lists a
+    finding whose policy waiver expired as not waived. The findings block keeps every finding, so the
+    sign-off (which applies the same waivers itself) and `waive`/`unwaive` still see it.
     """
-    blocking = result.blocking(fail_on)
+    today = today or today_utc()
+    applied = apply(result.findings, waivers, today)
+    findings = applied.kept
+    blocking = [f for f in findings if f.severity.at_least(fail_on)]
     unscanned = ([s for s in result.skipped if could_hold_text(s.reason)] if fail_on_unscanned else [])
     if result.error:
         conclusion, title = "failure", "The check errored"
@@ -154,15 +167,20 @@ def report_for_result(
     elif blocking:
         conclusion = "failure"
         title = f"{len(blocking)} blocking finding{'s' * (len(blocking) != 1)}"
-        if len(result.findings) > len(blocking):
-            title += f", {len(result.findings) - len(blocking)} below the threshold"
-    elif result.findings:
+        if len(findings) > len(blocking):
+            title += f", {len(findings) - len(blocking)} below the threshold"
+    elif findings:
         conclusion = "neutral"
-        title = f"{len(result.findings)} warning{'s' * (len(result.findings) != 1)} (below {fail_on.value})"
+        title = f"{len(findings)} warning{'s' * (len(findings) != 1)} (below {fail_on.value})"
+    elif applied.waived:
+        conclusion = "success"
+        title = f"No unwaived findings ({len(applied.waived)} waived)"
     else:
         conclusion, title = "success", "No findings in the lines this PR adds"
+    if applied.waived and findings:
+        title += f" ({len(applied.waived)} waived)"
 
-    ordered = sorted(result.findings, key=lambda f: (-f.severity.rank, f.path, f.line))
+    ordered = sorted(findings, key=lambda f: (-f.severity.rank, f.path, f.line))
     annotations = [annotation(f, fail_on) for f in ordered[:annotation_cap]]
     not_annotated = len(ordered) - len(annotations)
 
@@ -190,16 +208,17 @@ def report_for_result(
             "",
         ]
     head += [
-        f"**Findings in lines this PR adds:** {_counts_line(result.findings)} "
-        f"(blocking at **{fail_on.value}** or above, from {policy_source}).",
+        f"**Findings in lines this PR adds:** {_counts_line(findings)} "
+        f"(blocking at **{fail_on.value}** or above, from {policy_source})"
+        + (f"; {len(applied.waived)} waived (see *Waived*)." if applied.waived else "."),
         "",
     ]
-    if result.findings:
+    if findings:
         head += ["| Severity | Count |", "|---|---|"]
-        counts = Counter(f.severity for f in result.findings)
+        counts = Counter(f.severity for f in findings)
         head += [f"| {s.value} | {counts[s]} |" for s in SEVERITY_ORDER if counts[s]]
         head.append("")
-    tail: list[str] = []
+    tail: list[str] = _waived_lines(blob_base, applied.waived, applied.expired, today)
     fixes = list(dict.fromkeys((f.rule_id, f.remediation) for f in ordered if f.remediation))
     if fixes:
         tail += ["### How to fix", ""]
@@ -255,6 +274,25 @@ def report_for_result(
     # scrubbed like the table: a key used as a file name never reaches the run's text
     block = scrub(findings_block(result.check, fail_on.value, result.findings)) if result.findings else ""
     return RunReport(result.check, conclusion, title, summary[:max_summary], annotations, text=block)
+
+
+def _waived_lines(blob_base: str, waived: list[Waived], expired: list[Waived], today: date) -> list[str]:
+    """The *Waived* section: each waived finding with who, when and why (or the policy waiver's expiry),
+    then each finding whose policy waiver expired, which still counts."""
+    lines: list[str] = []
+    for heading, items in ((f"### Waived ({len(waived)})", waived),
+                           (f"### Expired waivers ({len(expired)})", expired)):
+        if not items:
+            continue
+        lines += [heading, ""]
+        for item in items[:50]:
+            f = item.finding
+            lines.append(f"- `{f.fingerprint}` {f.severity.value} `{_cell(f.rule_id)}` in "
+                         f"{blob_link(blob_base, f)}: {_cell(item.waiver.describe(today), 300)}")
+        if len(items) > 50:
+            lines.append(f"- … and {len(items) - 50} more")
+        lines.append("")
+    return lines
 
 
 def _engine_row(blob_base: str, finding: Finding) -> str:

@@ -14,7 +14,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tests.github_double import routes, routes_checks, routes_commits, routes_fleet, routes_social
+from tests.github_double import (
+    routes,
+    routes_checks,
+    routes_code_scanning,
+    routes_commits,
+    routes_fleet,
+    routes_social,
+)
 from tests.github_double.api import DEFAULT_API_VERSION, PREFIX, ApiError, error_response
 from tests.github_double.state import RequestRecord
 
@@ -162,7 +169,7 @@ def _parse(body: bytes) -> Any:
 def build_app(double: GitHubDouble) -> ASGIApp:
     app = Starlette(
         routes=[*routes.ROUTES, *routes_checks.ROUTES, *routes_commits.ROUTES, *routes_social.ROUTES,
-                *routes_fleet.ROUTES],
+                *routes_fleet.ROUTES, *routes_code_scanning.ROUTES],
         exception_handlers={ApiError: _api_error, 404: _not_found, 405: _not_found},
     )
     app.state.double = double

@@ -47,7 +47,7 @@ async def create_access_token(request: Request) -> Response:
     body = {
         "token": token.value,
         "expires_at": expires_at_text(token),
-        "permissions": dict(PERMISSIONS),
+        "permissions": dict(double.state.installations[installation_id].permissions or PERMISSIONS),
         "repository_selection": "selected",
     }
     return JSONResponse(body, 201)

@@ -184,7 +184,7 @@ class Urls:
             "app_slug": slug,
             "target_id": inst.account_id,
             "target_type": "Organization",
-            "permissions": dict(PERMISSIONS),
+            "permissions": dict(inst.permissions or PERMISSIONS),
             "events": list(EVENTS),
             "created_at": timestamp(inst.created_at),
             "updated_at": timestamp(inst.created_at),

@@ -46,6 +46,8 @@ class Installation:
     account: str
     account_id: int
     created_at: float = field(default_factory=time.time)
+    #: what the operator granted this installation (None: the double's default `shapes.PERMISSIONS`)
+    permissions: dict[str, str] | None = None
 
 
 @dataclass

@@ -2,7 +2,9 @@
 
 `errors` lists checks that did not finish (`{"check", "message"}`), so a consumer never mistakes an
 incomplete scan for a clean one. A finding about a whole file has `"line": 0` and `"file_level": true`
-(every finding carries `file_level`). A skipped entry has `"blocking": true` when the base policy's
+(every finding carries `file_level`). A finding covered by a waiver of the base policy has
+`"waived": {"source": "policy", "reason", "expires"}` and does not block; one whose waiver expired has
+`"waiver_expired"` instead and blocks as usual. A skipped entry has `"blocking": true` when the base policy's
 `fail_on_unscanned` makes that unscanned file fail the scan. Bump `version` on any incompatible change to
 this shape.
 """
@@ -52,6 +54,11 @@ def _finding(report: ScanReport, finding: Finding) -> dict[str, Any]:
     data = finding.to_dict()
     data.update(_path(report.hide(finding.path)))
     data["message"] = _text(report.hide(finding.message))
+    waiver, expired = report.waiver_of(finding), report.expired_waiver_of(finding)
+    if waiver is not None:  # not blocking: `waived` says who or which policy waiver, and why
+        data["waived"] = {**waiver.to_dict(), "reason": _text(report.hide(waiver.reason))}
+    elif expired is not None:  # the waiver expired: the finding counts again
+        data["waiver_expired"] = {**expired.to_dict(), "reason": _text(report.hide(expired.reason))}
     return data
 
 

@@ -6,7 +6,8 @@ prguard's own fingerprint, which ignores line numbers, so GitHub keeps tracking 
 move. A finding about a whole file (`line == 0`) has a location without a region. Paths are relative to
 `%SRCROOT%`, which `originalUriBaseIds` maps to the scanned repository for local viewers. A check that did
 not finish makes `executionSuccessful` false with an error notification, and every skipped file is a
-warning notification: an incomplete scan never looks like a clean one.
+warning notification: an incomplete scan never looks like a clean one. A finding a base-policy waiver covers
+has `suppressions: [{"kind": "external", "justification": …}]` and `properties.blocking: false`.
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ def _rule(finding: Finding) -> dict[str, Any]:
     return rule
 
 
-def _result(finding: Finding, rule_index: int, blocking: bool, hide: Callable[[str], str]) -> dict[str, Any]:
+def _result(finding: Finding, rule_index: int, blocking: bool, hide: Callable[[str], str],
+            report: ScanReport | None = None) -> dict[str, Any]:
     location: dict[str, Any] = {"artifactLocation": {"uri": _uri(hide(finding.path)), "uriBaseId": SRCROOT}}
     if not finding.file_level:  # a finding about the whole file has no region
         end_line = finding.end_line if finding.end_line and finding.end_line >= finding.line else finding.line
@@ -115,7 +117,7 @@ def _result(finding: Finding, rule_index: int, blocking: bool, hide: Callable[[s
         properties["fileLevel"] = True
     if finding.metadata.get("owasp"):  # OWASP Top 10 for LLM Applications id (prompt-safety findings)
         properties["owasp"] = _listed(finding.metadata["owasp"])
-    return {
+    result: dict[str, Any] = {
         "ruleId": finding.rule_id,
         "ruleIndex": rule_index,
         "level": _LEVEL[finding.severity],
@@ -124,6 +126,15 @@ def _result(finding: Finding, rule_index: int, blocking: bool, hide: Callable[[s
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
         "properties": properties,
     }
+    if report is None:
+        return result
+    waiver, expired = report.waiver_of(finding), report.expired_waiver_of(finding)
+    if waiver is not None:  # a policy waiver kept outside the code: SARIF's "external" suppression
+        result["suppressions"] = [{"kind": "external", "status": "accepted",
+                                   "justification": hide(waiver.describe(report.today))}]
+    elif expired is not None:  # it counts again; say why the waiver no longer applies
+        properties["waiverExpired"] = hide(expired.describe(report.today))
+    return result
 
 
 def _notifications(report: ScanReport) -> list[dict[str, Any]]:
@@ -198,7 +209,7 @@ def document(report: ScanReport) -> dict[str, Any]:
         if finding.rule_id not in index:
             index[finding.rule_id] = len(rules)
             rules.append(_rule(finding))
-        results.append(_result(finding, index[finding.rule_id], id(finding) in blocking, report.hide))
+        results.append(_result(finding, index[finding.rule_id], id(finding) in blocking, report.hide, report))
     if report.unscanned():
         rules.append(_UNSCANNED_RULE_DOC)
         results += _unscanned_results(report, len(rules) - 1)

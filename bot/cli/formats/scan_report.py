@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache, cached_property
 from importlib import metadata
 
@@ -11,6 +12,7 @@ from checks.engine import CheckResult
 from checks.finding import Finding, Severity, Skipped
 from checks.redact import redact_in
 from checks.secrets.scanner import secrets_in_path
+from checks.waivers import Applied, Waiver, apply, today_utc
 
 _FALLBACK_URI = "https://pypi.org/project/prguard/"
 
@@ -60,6 +62,24 @@ class ScanReport:
     fail_on_unscanned: bool = False
     #: paths the policy ignores for every check: never blocking as "not scanned"
     ignored: frozenset[str] = field(default_factory=frozenset)
+    #: the base policy's `waivers:` (`checks.waivers`): a waived finding is listed as waived, never blocking
+    waivers: list[Waiver] = field(default_factory=list)
+    today: date = field(default_factory=today_utc)
+
+    @cached_property
+    def _applied(self) -> Applied:
+        return apply((f for r in self.results for f in r.findings), self.waivers, self.today)
+
+    def waiver_of(self, finding: Finding) -> Waiver | None:
+        """The current waiver that covers `finding`, or None."""
+        return next((w.waiver for w in self._applied.waived if w.finding is finding), None)
+
+    def expired_waiver_of(self, finding: Finding) -> Waiver | None:
+        """The expired policy waiver that no longer covers `finding` (it counts again), or None."""
+        return next((w.waiver for w in self._applied.expired if w.finding is finding), None)
+
+    def waived(self) -> list[Finding]:
+        return [w.finding for w in self._applied.waived]
 
     @cached_property
     def _path_secrets(self) -> tuple[str, ...]:
@@ -85,7 +105,10 @@ class ScanReport:
         return sorted(found, key=lambda f: (f.path, f.line, -f.severity.rank, f.rule_id))
 
     def blocking(self) -> list[Finding]:
-        return [f for r in self.results for f in r.findings if f.severity.at_least(self.threshold(r.check))]
+        """Findings at or above their check's threshold that no current waiver covers."""
+        waived = {id(f) for f in self.waived()}
+        return [f for r in self.results for f in r.findings
+                if f.severity.at_least(self.threshold(r.check)) and id(f) not in waived]
 
     def threshold(self, check: str) -> Severity:
         return self.fail_on.get(check, Severity.HIGH)

@@ -59,6 +59,12 @@ def render(report: ScanReport, *, color: bool = False) -> str:
             severity = paint(f.severity.value.ljust(8), _STYLE[f.severity])
             lines.append(f"  {where}  {severity}  {show(f.rule_id)}  {show(f.title)}")
             lines.extend(f"      {part}" for part in show(f.message).splitlines() if part.strip())
+            waiver, expired = report.waiver_of(f), report.expired_waiver_of(f)
+            if waiver is not None or expired is not None:  # waived: not blocking; expired: blocks again
+                w = waiver or expired
+                assert w is not None
+                lines.append(paint(f"      {'waived' if waiver else 'NOT waived'}: "
+                                   f"{show(w.describe(report.today))}", _DIM if waiver else _BOLD))
             if f.remediation and f.rule_id not in explained:  # once per rule: a long fix is noise repeated
                 explained.add(f.rule_id)
                 lines.append(paint(f"      fix: {show(' '.join(f.remediation.split()))}", _DIM))
@@ -90,6 +96,8 @@ def _summary(report: ScanReport, paint: Callable[[str, str], str]) -> str:
         by_severity = ", ".join(f"{counts[s]} {s.value}" for s in SEVERITY_ORDER if counts[s])
         head = f"{len(findings)} finding{'s' if len(findings) != 1 else ''} ({by_severity})"
         head += f", {blocking} blocking" if blocking else ", none blocking"
+        if report.waived():
+            head += f", {len(report.waived())} waived"
     else:
         head = "No findings"
     parts = [head, f"{report.files_scanned} file{'s' if report.files_scanned != 1 else ''} scanned"]
