@@ -36,7 +36,7 @@ MAX_ALIASES = 100
 
 #: keys later versions will accept, and the feature that brings each
 FUTURE_KEYS: dict[str, str] = {
-    "commands": "slash-commands",
+    "commands": "policy-level slash-command settings (the prefix is the operator's PRGUARD_COMMAND_PREFIX)",
 }
 
 SEVERITIES = tuple(s.value for s in Severity)
