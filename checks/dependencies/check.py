@@ -67,7 +67,10 @@ class DependenciesCheck:
         return source_for(file.path) is not None
 
     def run(self, files: Sequence[ChangedFile], ctx: CheckContext) -> Iterator[Finding | Skipped]:
-        if ctx.side != "head" or not files:
+        if ctx.side != "head":
+            return
+        yield from _too_large(ctx)
+        if not files:
             return
         options = dict(ctx.policy.options)
         registries = [str(h) for h in options.get("registries") or ()]
@@ -280,6 +283,24 @@ def _online_failed(path: str, why: str) -> Finding:
         fingerprint=make_fingerprint("dependencies/could-not-check", path, "online"),
         metadata={"online": True},
     )
+
+
+def _too_large(ctx: CheckContext) -> Iterator[Finding]:
+    """A dependency file the change skipped for its size: padding a lockfile past the cap must not hide an
+    injected source, so it is "could not check" (blocking), never a quiet skip."""
+    for item in ctx.change.skipped:
+        source = source_for(item.path)
+        if source is not None and item.reason.startswith("larger than"):
+            yield Finding(
+                rule_id="dependencies/could-not-check", severity=Severity.HIGH, path=item.path, line=0,
+                title=f"Could not check this {source.format}: {item.reason}",
+                message=(f"{item.path} was not read ({item.reason}): its dependencies and sources were not "
+                         "checked, so this file is not known to be clean."),
+                remediation="Raise the size cap (PRGUARD_MAX_FILE_BYTES in the App, --max-file-size locally) "
+                            "or split the file.",
+                fingerprint=make_fingerprint("dependencies/could-not-check", item.path, "size"),
+                metadata={"format": source.format, "error": item.reason},
+            )
 
 
 def _no_data(path: str, why: str, ecosystem: str) -> Finding:

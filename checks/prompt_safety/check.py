@@ -61,6 +61,10 @@ POISONED = Rule("dataset-poisoned-record", "Dataset record carries injection, ex
                 Severity.HIGH, "LLM04", "Remove or clean the record; check where the dataset came from.")
 NOT_SCANNED_DATA = Rule("dataset-not-fully-scanned", "Dataset only partly scanned", Severity.LOW, "LLM04",
                         "Raise checks.prompt-safety.dataset_max_bytes or split the file.")
+SYMLINKED = Rule("asset-is-symlink", "Agent config, rules or prompt committed as a symbolic link",
+                 Severity.HIGH, "LLM03",
+                 "Commit the file itself: prguard never follows links, so the target was not checked, "
+                 "while the agent reading it does follow them.")
 BOM_CHANGE = Rule("aibom-change", "AI-BOM change", Severity.INFO, "LLM03",
                   "Review the AI components this change adds or changes.")
 
@@ -130,7 +134,19 @@ class PromptSafetyCheck:
         yield from self._models(models, models_pkg, ctx)
         yield from self._code(code, semgrep_pkg, ctx)
         if ctx.side == "head":
+            yield from self._symlinked(ctx, classifier)
             yield from self._bom(ctx, assets)
+
+    @staticmethod
+    def _symlinked(ctx: CheckContext, classifier: AssetClassifier) -> Iterator[Finding]:
+        """An agent config or prompt added as a link: the agent reads the target, prguard cannot (it never
+        follows links), so it is "could not check", blocking, never a quiet skip."""
+        for file in ctx.change.files:
+            if file.is_symlink and file.status is not FileStatus.REMOVED:
+                kind = classifier.by_path(file.path)
+                if kind in TEXT_KINDS or kind in CONFIG_KINDS:
+                    yield SYMLINKED.finding(file.path, 0, f"{file.path} is a symbolic link ({kind.value})",
+                                            key=file.path)
 
     # --- prompts, rules and skills -------------------------------------------------------------------------
     def _text(self, file: ChangedFile, kind: AssetKind,

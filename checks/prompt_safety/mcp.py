@@ -47,7 +47,7 @@ AUTO_APPROVE = Rule("mcp-auto-approve", "Tools auto-approved without confirmatio
                     "Let the user confirm tool calls; approve single read-only tools at most.")
 WILDCARD = Rule("agent-wildcard-permission", "Agent granted blanket permission", Severity.HIGH, "LLM06",
                 "Grant narrow, named permissions (`Bash(npm test)`), never wildcards or bypass modes.")
-UNPARSEABLE = Rule("config-unparseable", "Agent or MCP config could not be parsed", Severity.MEDIUM, "LLM03",
+UNPARSEABLE = Rule("config-unparseable", "Agent or MCP config could not be parsed", Severity.HIGH, "LLM03",
                    "Fix the syntax: prguard could not check this file, so it cannot pass it.")
 
 _ENV_REF = re.compile(r"^\s*(?:\$\{?[A-Za-z_][\w:.-]*\}?|\$\{(?:env|input):[^}]+\}|\{\{[^}]+\}\}|<[^>]+>|"
