@@ -56,3 +56,17 @@ def test_a_lockfile_padded_past_the_size_cap_blocks_as_could_not_check(capsys, t
     assert (finding["path"], finding["rule_id"], finding["severity"]) == (
         "poetry.lock", "dependencies/could-not-check", "high")
     assert "larger than" in finding["message"]
+
+
+def test_a_code_file_whose_diff_github_left_out_makes_the_sign_off_required() -> None:
+    """GitHub omits `patch` for large diffs: what the file newly calls is then unknown, never "no AI"."""
+    from types import SimpleNamespace
+
+    from bot.features.signoff_facts import classify_files
+    from checks.signoff.config import SignoffConfig
+
+    files = [SimpleNamespace(filename="app/big.py", status="modified", patch=None),
+             SimpleNamespace(filename="app/small.py", status="modified",
+                             patch="@@ -1 +1 @@\n-x = 1\n+x = 2\n"),
+             SimpleNamespace(filename="docs/big.md", status="modified", patch=None)]
+    assert classify_files(files, SignoffConfig()) == {"app/big.py": "llm-code (diff too large to classify)"}

@@ -20,7 +20,7 @@ from bot.github.checkruns import PREFIX
 from bot.github.comments import PostedComment, app_comments
 from bot.github.pull_change import list_pr_files
 from bot.github.pulls import base_policy, context_of
-from checks.ai_assets import AssetClassifier, AssetKind
+from checks.ai_assets import CODE_SUFFIXES, AssetClassifier, AssetKind
 from checks.policy import Policy, PolicyError
 from checks.signoff.config import SignoffConfig
 from checks.signoff.evidence import RedTeamResult, parse_result, result_candidates
@@ -84,6 +84,7 @@ class Facts:
     requested_teams: list[str]
     results: dict[str, RedTeamResult | None] = field(default_factory=dict)
     rego: dict[str, str] = field(default_factory=dict)  # `.github/prguard/*.rego` on the base
+    rego_error: RegoError | None = None  # a Rego file that could not be read (the run fails naming it)
     aibom: list[str] = field(default_factory=list)  # the AI-BOM difference, one line per entry
 
     @property
@@ -125,6 +126,11 @@ def classify_files(files: list[Any], config: SignoffConfig) -> dict[str, str]:
     extra = config.required_matcher()
     out: dict[str, str] = {}
     for f in files:
+        if f.patch is None and f.status != "removed" and f.filename.lower().endswith(CODE_SUFFIXES):
+            # GitHub leaves the patch out of large diffs: what the file newly calls is unknown, and unknown
+            # must not mean "no AI change" (it would make the sign-off not required)
+            out[f.filename] = "llm-code (diff too large to classify)"
+            continue
         added = "\n".join(line[1:] for line in (f.patch or "").splitlines() if line.startswith("+"))
         kind = classifier.classify(f.filename, added.encode() if f.status != "removed" else None)
         if kind is not None and kind not in EVIDENCE_KINDS:
@@ -183,7 +189,10 @@ async def gather(
         requested_teams=[t.slug for t in pr.requested_teams or []],
     )
     if policy is not None:
-        facts.rego = await rego_modules(gh, owner, repo, pull.base_sha)
+        try:
+            facts.rego = await rego_modules(gh, owner, repo, pull.base_sha)
+        except RegoError as exc:
+            facts.rego_error = exc
     if facts.ai:
         facts.aibom = await _aibom(gh, owner, repo, pull.number, pull.base_sha, head, set(facts.ai))
     for path in result_candidates(config.evidence, facts.changed)[:20]:
