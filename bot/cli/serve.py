@@ -111,6 +111,18 @@ def _return_freed_memory() -> None:
         pass
 
 
+def _quiet_collector() -> None:
+    """Move everything loaded at start-up out of the garbage collector's view, and collect the young
+    generation less often. Why: a delivery's payload is a few thousand small objects; with the defaults a
+    full collection, which walks every module and class loaded, ran every few hundred deliveries and was the
+    receiver's tail latency (p99 ~5× p50). Nothing here holds reference cycles that need prompt freeing."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="0.0.0.0", help="interface to listen on (default 0.0.0.0)")
     parser.add_argument("--port", type=int, default=None,
@@ -132,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         return ConfigError("PORT must be an integer").exit()
     configure(settings.log_level)
     _return_freed_memory()
+    _quiet_collector()
     log.info("web.start", host=args.host, port=port, api_url=settings.api_url, prefix=settings.redis_prefix,
              max_connections=settings.webhook_max_connections, body_budget=settings.webhook_body_budget,
              read_timeout=settings.webhook_read_timeout)

@@ -37,7 +37,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -246,7 +246,7 @@ async def _enqueue_confirmed(queue: JobQueue, envelopes: list[Envelope], answer_
 
 
 def create_app(settings: Settings, redis_client: Redis | None = None,
-               router: Router | None = None) -> Starlette:
+               router: Router | None = None) -> _DirectWebhook:
     """The receiver app. Without `redis_client` it makes one from `settings.redis_url` (closed on shutdown);
     without `router`, prguard's features (`bot.features.router()`).
 
@@ -370,4 +370,27 @@ def create_app(settings: Settings, redis_client: Redis | None = None,
                             Route("/metrics", metrics_endpoint, methods=["GET"])], lifespan=lifespan)
     # GitHub does not follow a redirect: `/webhook/` is served above, and any other path is a plain 404
     app.router.redirect_slashes = False
-    return app
+    return _DirectWebhook(app, webhook)
+
+
+WEBHOOK_PATHS = ("/webhook", "/webhook/")
+
+
+class _DirectWebhook:
+    """Deliveries go straight to the webhook handler; everything else (health, metrics, lifespan, other
+    methods and paths) through the Starlette app. Why: the handler already answers every outcome itself and
+    never raises, so Starlette's error and exception middleware and its router cost a delivery time (about a
+    tenth of the receiver's CPU per delivery) and add nothing."""
+
+    def __init__(self, app: Starlette, webhook: Callable[[Request], Awaitable[Response]]) -> None:
+        self.app = app
+        self.webhook = webhook
+        self.state = app.state
+        self.router = app.router
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in WEBHOOK_PATHS:
+            response = await self.webhook(Request(scope, receive, send))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
