@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def rows_from_comments(comments: list[Any], app_id: int) -> list[dict[str, Any]]:
+    from bot.features.signoff_render import redact_secrets
     from bot.github.comments import by_app
     from checks.signoff.records import parse_records
 
@@ -39,6 +40,7 @@ def rows_from_comments(comments: list[Any], app_id: int) -> list[dict[str, Any]]
         number = int(str(c.issue_url).rstrip("/").rsplit("/", 1)[-1])
         for r in parse_records(c.body or ""):
             detail = r.get("why") or r.get("runs") or r.get("paths") or ""
+            detail = detail if isinstance(detail, str) else json.dumps(detail, sort_keys=True)
             rows.append(
                 {
                     "at": r.get("at", ""),
@@ -46,9 +48,10 @@ def rows_from_comments(comments: list[Any], app_id: int) -> list[dict[str, Any]]
                     "kind": r["kind"],
                     "by": r.get("by", ""),
                     "head": r.get("head", ""),
-                    "reason": r.get("reason", ""),
+                    # records written before reasons were redacted may still hold a secret
+                    "reason": redact_secrets(str(r.get("reason", ""))),
                     "fingerprint": r.get("fingerprint", ""),
-                    "detail": detail if isinstance(detail, str) else json.dumps(detail, sort_keys=True),
+                    "detail": redact_secrets(detail),
                     "url": str(c.html_url),
                 }
             )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 from bot.features.signoff_actions import Command
@@ -37,11 +38,38 @@ def command_prefix() -> str:
     return os.environ.get("PRGUARD_COMMAND_PREFIX", "").strip() or DEFAULT_PREFIX
 
 
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)  # an unclosed one hides the rest (conservative)
+
+
+def visible_text(body: str) -> str:
+    """`body` without what GitHub does not show as prose: fenced code blocks (``` or ~~~, up to a closing
+    fence of the same kind, or the end), indented code (4 spaces or a tab) and HTML comments. A command
+    quoted in code or hidden in a comment is never executed."""
+    kept: list[str] = []
+    fence = ""
+    for line in body.splitlines():
+        opened = _FENCE.match(line)
+        if fence:
+            closing = opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence)
+            if closing and not line.strip().lstrip(fence[0]):
+                fence = ""
+            kept.append("")
+        elif opened and not (opened.group(1)[0] == "`" and "`" in line[opened.end() :]):
+            fence = opened.group(1)
+            kept.append("")
+        elif line.startswith(("    ", "\t")):
+            kept.append("")
+        else:
+            kept.append(line)
+    return _HTML_COMMENT.sub("", "\n".join(kept))
+
+
 def parse_commands(body: str, prefix: str = DEFAULT_PREFIX) -> list[tuple[str, str]]:
-    """(verb, args) for each line that starts with `prefix` (verb lower-cased; unknown verbs kept, so the
-    handler can answer with what would work). At most 10 per body."""
+    """(verb, args) for each line of visible prose (`visible_text`) that starts with `prefix` (verb
+    lower-cased; unknown verbs kept, so the handler can answer with what would work). At most 10 per body."""
     out = []
-    for line in (body or "").splitlines():
+    for line in visible_text(body or "").splitlines():
         words = line.strip().split(maxsplit=2)
         if words and words[0].lower() == prefix.lower():
             verb = words[1].lower() if len(words) > 1 else ""

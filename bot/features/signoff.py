@@ -121,6 +121,7 @@ class SignoffHandler:
                     env.get("sender"),
                     env.get("sender_type"),
                     f"button:{env.delivery_id}",
+                    head=env.head_sha,
                 )
                 outcome = await self.service.command(gh, env.owner, env.repo, env.pr_number, cmd, log)
                 log.info("signoff.button", accepted=outcome.accepted if outcome else None)

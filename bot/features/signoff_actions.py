@@ -9,19 +9,19 @@ checked LIVE (collaborator permission and team membership APIs), never from `aut
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from githubkit import GitHub
 
 from bot.features.signoff_facts import RUN_NAME, Facts
-from bot.features.signoff_render import HELP, cell, needed_line
+from bot.features.signoff_render import HELP, cell, needed_line, redact_secrets
 from bot.github.comments import reply
 from bot.github.permissions import in_team, repo_role
 from bot.log import Logger
 from checks.signoff.owners import Owner, OwnersMap, role_at_least
-from checks.signoff.records import fold, record_block
+from checks.signoff.records import fold, record_comment
 from checks.signoff.rego import RegoError
 
 VERBS = ("help", "recheck", "signoff", "hold", "unhold", "waive", "unwaive")
@@ -35,6 +35,7 @@ class Command:
     sender_type: str
     source: str  # "comment:<id>", "review:<id>", "button:<delivery>"
     comment_id: int = 0  # for reactions (0: none possible, e.g. a review body)
+    head: str = ""  # the head a button's run was for: the click signs only that head ("": any, a command)
 
 
 @dataclass
@@ -100,6 +101,8 @@ class SignoffActions:
             return None
         if cmd.verb == "help":
             return Outcome(True, HELP.format(p=self.settings_prefix()))
+        # a secret pasted into a command is never recorded, echoed or exported (reasons, fingerprints)
+        cmd = replace(cmd, args=redact_secrets(cmd.args))
         if cmd.verb not in VERBS:
             refusal = f"unknown command `{cell(cmd.verb, 30)}`; try `{self.settings_prefix()} help`"
             await reply(gh, owner, repo, number, f"@{cmd.sender} {refusal}")
@@ -113,7 +116,7 @@ class SignoffActions:
         refusal, record = await self._decide(gh, f, cmd, bot_login)
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         if refusal:
-            block = record_block(
+            body = record_comment(
                 {
                     "kind": "refused",
                     "by": cmd.sender,
@@ -122,13 +125,14 @@ class SignoffActions:
                     "head": f.head,
                     "at": stamp,
                     "source": cmd.source,
-                }
+                },
+                f"@{cmd.sender} `{cmd.verb}` refused: {refusal}",
             )
-            await reply(gh, owner, repo, number, f"@{cmd.sender} `{cmd.verb}` refused: {refusal}\n{block}")
+            await reply(gh, owner, repo, number, body)
             return Outcome(False, refusal)
         assert record is not None
         record.update(by=cmd.sender, at=stamp, source=cmd.source, head=f.head)
-        await reply(gh, owner, repo, number, f"{self._describe(record)}\n{record_block(record)}")
+        await reply(gh, owner, repo, number, record_comment(record, self._describe(record)))
         # the state is the records; this one is now among them (the rest of the facts did not change)
         f.state = fold([*f.state.records, record])
         await self.refresh(gh, owner, repo, number, log, facts=f)
@@ -159,18 +163,22 @@ class SignoffActions:
     ) -> tuple[str, dict[str, Any] | None]:
         words = cmd.args.split(maxsplit=1)
         prefix = self.settings_prefix()
+        if cmd.head and cmd.head != f.head:  # a button on an older head's run: never sign what was not shown
+            return (
+                f"this Sign off button belongs to an older head `{cmd.head[:12]}`; the PR is now at "
+                f"`{f.head[:12]}`: review it and use the button on the new run or `{prefix} signoff`",
+                None,
+            )
         if cmd.verb in ("hold", "unhold"):
             if cmd.verb == "hold" and not cmd.args.strip():
                 return f"a hold needs a reason: `{prefix} hold <reason>`", None
+            if cmd.verb == "unhold":
+                return await self._unhold(gh, f, cmd, bot_login)
+            # anyone with triage may hold; the author may hold their own PR. Holds are per person: a new
+            # hold never replaces someone else's (so it cannot be used to take over and release theirs)
             role = await repo_role(gh, f.owner, f.repo, cmd.sender)
-            # anyone with triage may hold or release; the author may hold their own PR, and whoever placed
-            # a hold may release it — but an author cannot release someone else's hold
-            placed = f.state.hold is not None and f.state.hold["by"].lower() == cmd.sender.lower()
-            own = cmd.sender.lower() == f.author.lower() and (cmd.verb == "hold" or placed)
-            if not (role_at_least(role, "triage") or own or (cmd.verb == "unhold" and placed)):
+            if not (role_at_least(role, "triage") or cmd.sender.lower() == f.author.lower()):
                 return "only people with at least triage on the repository may hold or release a hold", None
-            if cmd.verb == "unhold" and f.state.hold is None:
-                return "the pull request is not on hold", None
             return "", {"kind": cmd.verb, "reason": cmd.args.strip()}
         why = self.excluded(f, cmd, bot_login)
         if why:
@@ -222,21 +230,47 @@ class SignoffActions:
             return "\n".join(reasons), None
         return "", {"kind": "signoff", "reason": cmd.args.strip()[:500], "tree": f.tree, "paths": allowed}
 
+    async def _unhold(
+        self, gh: GitHub[Any], f: Facts, cmd: Command, bot_login: str
+    ) -> tuple[str, dict[str, Any] | None]:
+        """`unhold` releases the sender's own hold; everyone's only for who may release others' holds
+        (maintain/admin, or an owner of an AI path this PR touches), never the PR's author or committers."""
+        holds = f.state.holds
+        if not holds:
+            return "the pull request is not on hold", None
+        me = cmd.sender.lower()
+        others = [h["by"] for k, h in holds.items() if k != me]
+        if others and not self.excluded(f, cmd, bot_login):
+            role = await repo_role(gh, f.owner, f.repo, cmd.sender)
+            if role_at_least(role, "maintain") or await self.may_sign(gh, f, cmd.sender):
+                return "", {"kind": "unhold", "reason": "", "released": [h["by"] for h in holds.values()]}
+        if me in holds:
+            return "", {"kind": "unhold", "reason": "", "released": [holds[me]["by"]]}
+        return (
+            "only whoever placed a hold, a maintainer or admin, or an owner of the AI paths may release it "
+            f"(on hold by {', '.join('@' + cell(b) for b in others)})",
+            None,
+        )
+
     @staticmethod
     def _describe(record: dict[str, Any]) -> str:
         kind, by = record["kind"], record["by"]
         if kind == "signoff":
             return (
                 f"✅ @{by} signed off head `{record['head'][:12]}` for "
-                f"{', '.join(f'`{p}`' for p in record['paths'])}: {cell(record['reason'], 300)}"
+                f"{', '.join(f'`{cell(p, 120)}`' for p in record['paths'])}: {cell(record['reason'], 300)}"
             )
         if kind == "hold":
             return f"⏸️ @{by} put the AI safety sign-off on hold: {cell(record['reason'], 300)}"
         if kind == "unhold":
-            return f"▶️ @{by} released the hold."
+            whose = [b for b in record.get("released") or [] if str(b).lower() != str(by).lower()]
+            mine = len(whose) < len(record.get("released") or [])
+            held = (["their own"] if mine else []) + [f"@{b}'s" for b in whose]
+            return f"▶️ @{by} released {' and '.join(held) or 'the'} hold{'s' * (len(held) > 1)}."
         if kind == "waive":
-            return f"🙈 @{by} waived `{record['fingerprint']}` on this PR: {cell(record['reason'], 300)}"
-        return f"@{by} restored finding `{record['fingerprint']}`."
+            fp = cell(record["fingerprint"])
+            return f"🙈 @{by} waived `{fp}` on this PR: {cell(record['reason'], 300)}"
+        return f"@{by} restored finding `{cell(record['fingerprint'])}`."
 
     def settings_prefix(self) -> str:
         from bot.features.commands import command_prefix
@@ -276,7 +310,10 @@ class SignoffActions:
             owner,
             repo,
             number,
-            f"⚠️ **Bypass recorded**: @{merged_by} merged head `{head[:12]}` "
-            f"while prguard's runs were not green: {runs}.\n{record_block(record)}",
+            record_comment(
+                record,
+                f"⚠️ **Bypass recorded**: @{merged_by} merged head `{head[:12]}` "
+                f"while prguard's runs were not green: {runs}.",
+            ),
         )
         return sorted(bad)

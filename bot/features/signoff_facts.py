@@ -27,6 +27,7 @@ from checks.signoff.evidence import RedTeamResult, parse_result, result_candidat
 from checks.signoff.facts import facts_document
 from checks.signoff.findings import ListedFinding, parse_findings_block
 from checks.signoff.records import SignoffState, fold, parse_records
+from checks.signoff.rego import RegoError
 
 RUN_NAME = "prguard/ai-safety-sign-off"
 #: kinds that are evidence about AI changes, not AI changes themselves

@@ -12,9 +12,29 @@ from checks.signoff.evidence import RuleOutcome
 from checks.signoff.records import SignOff
 
 
+def neutral(text: Any) -> str:
+    """`text` (anything a user controls: reasons, paths, names, policy messages) made inert in an App comment:
+    no `<` or `>` survives, so it can never open or close an HTML comment nor form a hidden record block."""
+    return str(text).replace("<", "&lt;").replace(">", "&gt;")
+
+
 def cell(text: Any, limit: int = 200) -> str:
-    flat = " ".join(scrub(str(text)).split()).replace("|", "\\|")
+    """User text for one line of markdown: secrets scrubbed, inert (`neutral`), one line, `|` escaped."""
+    flat = " ".join(neutral(scrub(str(text))).split()).replace("|", "\\|")
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def redact_secrets(text: str) -> str:
+    """`text` (a command's reason) with every secret the secrets check would find in it redacted
+    (`checks.redact`), before it is recorded, rendered or exported."""
+    from checks.change import LineSet
+    from checks.redact import redact_in
+    from checks.secrets.scanner import scan_bytes
+
+    data = text.encode("utf-8", "surrogateescape")
+    lines = data.count(b"\n") + 1
+    hits = scan_bytes("prguard-command.txt", data, LineSet.whole(lines)).hits
+    return redact_in(text, {h.value for h in hits})
 
 
 def evidence(f: Facts, rules: list[RuleOutcome], valid: list[SignOff]) -> str:
@@ -46,10 +66,12 @@ def evidence(f: Facts, rules: list[RuleOutcome], valid: list[SignOff]) -> str:
         f"- sign-offs valid for this head: "
         f"{', '.join(f'@{cell(s.by)} ({cell(s.reason, 80)})' for s in valid) or 'none'}"
     )
-    waived = [f"`{w.fingerprint}` by @{cell(w.by)} ({cell(w.reason, 80)})" for w in f.state.waivers.values()]
+    waived = [
+        f"`{cell(w.fingerprint)}` by @{cell(w.by)} ({cell(w.reason, 80)})" for w in f.state.waivers.values()
+    ]
     today = datetime.now(UTC).date()
     waived += [
-        f"`{w.fingerprint}` (policy: {cell(w.reason, 80)}"
+        f"`{cell(w.fingerprint)}` (policy: {cell(w.reason, 80)}"
         + (f"; EXPIRED {w.expires}, no longer applies)" if w.expired(today) else ")")
         for w in f.config.waivers
     ]
@@ -72,7 +94,7 @@ def evidence(f: Facts, rules: list[RuleOutcome], valid: list[SignOff]) -> str:
     lines.append(f"- actions added: {len(uses)}, pinned to a SHA: {sum(u['pinned'] for u in uses)}")
     lines.append(f"- model revisions pinned: {sum(m['pinned'] for m in models)}/{len(models)}")
     digests = [p for p in f.changed if p.endswith((".sig", ".sigstore", ".sigstore.json", ".intoto.jsonl"))]
-    lines.append(f"- signatures or attestations in the PR: {', '.join(digests) or 'none'}")
+    lines.append(f"- signatures or attestations in the PR: {', '.join(cell(p) for p in digests) or 'none'}")
     lines += ["", "**5. Can we trust it in production?**"]
     for run in f.runs.values():
         lines.append(f"- `{run.name}`: {run.conclusion or run.status}")
@@ -85,8 +107,8 @@ def evidence(f: Facts, rules: list[RuleOutcome], valid: list[SignOff]) -> str:
     for res in f.results.values():
         if res is not None:
             lines.append(
-                f"- red-team `{cell(res.path)}` ({res.tool}): {res.passed}/{res.total} passed"
-                + (f", failed: {', '.join(res.failed_categories[:8])}" if res.failed_categories else "")
+                f"- red-team `{cell(res.path)}` ({cell(res.tool)}): {res.passed}/{res.total} passed"
+                + (f", failed: {cell(', '.join(res.failed_categories[:8]))}" if res.failed_categories else "")
             )
     return "\n".join(lines)
 
@@ -110,7 +132,7 @@ def needed_line(missing: dict[str, list[str]]) -> str:
     """Who is still needed: path -> owners (empty list: maintainers/admins)."""
     out = []
     for path, owners in missing.items():
-        out.append(f"- `{cell(path, 120)}`: {', '.join(owners) if owners else 'a maintainer or admin'}")
+        out.append(f"- `{cell(path, 120)}`: {cell(', '.join(owners)) if owners else 'a maintainer or admin'}")
     return "\n".join(out)
 
 

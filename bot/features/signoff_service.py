@@ -66,8 +66,9 @@ class SignoffService(SignoffActions):
     # --- decisions ---------------------------------------------------------------------------------------
     async def valid_signoffs(self, gh: GitHub[Any], f: Facts) -> list[SignOff]:
         """The sign-offs valid for this head (see `SignoffState.valid_signoffs`); with the policy's
-        `keep_on_non_ai_changes`, a sign-off on an earlier head is kept when GitHub's compare of that head
-        with this one lists no AI-impacting file (classified like the PR's own files)."""
+        `keep_on_non_ai_changes`, a sign-off on an earlier head is kept when this head descends from it
+        (compare `status` "ahead", merge-base = that head) and the compare lists no AI-impacting file
+        (classified like the PR's own files)."""
         kept: set[str] = set()
         if f.config.keep_on_non_ai_changes:
             for head in {s.head for s in f.state.signoffs if s.head != f.head}:
@@ -75,7 +76,14 @@ class SignoffService(SignoffActions):
                     resp = await gh.rest.repos.async_compare_commits(f.owner, f.repo, f"{head}...{f.head}")
                 except RequestFailed:
                     continue  # unknown (e.g. force-pushed away): not kept
-                files = resp.parsed_data.files or []
+                cmp = resp.parsed_data
+                # only a descendant of the signed head: the three-dot compare lists the files from the
+                # merge-base, which equals the signed head only then. A force-push elsewhere (e.g. onto a
+                # commit the signed history later reverted) could otherwise list just a harmless file.
+                mb = cmp.merge_base_commit.sha if cmp.merge_base_commit else ""
+                if cmp.status != "ahead" or mb != head:
+                    continue
+                files = cmp.files or []
                 if len(files) < 300 and not classify_files(files, f.config):
                     kept.add(head)
         return f.state.valid_signoffs(f.head, f.tree, kept=frozenset(kept))
@@ -93,7 +101,10 @@ class SignoffService(SignoffActions):
         return set(f.state.waivers) | {w.fingerprint for w in f.config.waivers if not w.expired(today)}
 
     async def rego(self, f: Facts, rules: list[RuleOutcome]) -> RegoResult:
-        """The base branch's Rego policies on this head's facts (raises `RegoError`)."""
+        """The base branch's Rego policies on this head's facts (raises `RegoError`, also when a Rego file
+        could not be read: a dropped policy would allow what it denies)."""
+        if f.rego_error is not None:
+            raise f.rego_error
         if not f.rego:
             return RegoResult()
         doc = document(f, rules, self.waived(f))
@@ -148,12 +159,14 @@ class SignoffService(SignoffActions):
         try:
             rego = await self.rego(f, rules)
         except RegoError as exc:
-            where = (f"`{exc.path}`" + (f" line {exc.line}" if exc.line else "")) if exc.path else "Rego"
+            at_line = f" line {exc.line}" if exc.line else ""
+            where = f"`{cell(exc.path)}`{at_line}" if exc.path else "Rego"
+            what = "Unreadable" if exc is f.rego_error else "Invalid"
             await self._post_run(
                 runs,
                 f,
                 "failure",
-                f"Invalid Rego policy ({where})"[:250],
+                f"{what} Rego policy ({where})"[:250],
                 f"The Rego policy on `{cell(f.base_ref)}` could not be evaluated: {where}: "
                 f"{cell(exc.message, 500)}\n\nThe sign-off cannot be evaluated until it is fixed.",
             )
@@ -191,10 +204,9 @@ class SignoffService(SignoffActions):
                 "**Denied by policy** (`.github/prguard/*.rego`):\n"
                 + "\n".join(f"- {cell(m, 300)}" for m in rego.deny[:20])
             )
-        if hold is not None:
+        for h in f.state.holds.values():  # every hold, one per person: the run stays held while any remains
             parts.append(
-                f"**On hold** by @{cell(hold['by'])}: {cell(hold['reason'], 300)} "
-                "(`/prguard unhold` to release)"
+                f"**On hold** by @{cell(h['by'])}: {cell(h['reason'], 300)} (`/prguard unhold` to release)"
             )
         if missing:
             parts.append(

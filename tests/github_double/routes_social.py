@@ -294,11 +294,14 @@ async def compare_commits(request: Request) -> Response:
             raise api.ApiError(404, "Not Found")
         shas = repo.commits_between(base, head)
         behind = len(repo.commits_between(head, base))
+        # GitHub's three-dot compare: the files from the merge-base (the newest common ancestor) to head
+        ancestors = set(repo.ancestry(base))
+        merge_base = next((sha for sha in repo.ancestry(head) if sha in ancestors), base)
         renames = {new: old for pr in repo.pulls.values() for new, old in pr.renames.items()}
         web = f"{double.urls.web}/{repo.full_name}"
         files = [
             file_entry(d, web, double.urls.repo_api(repo), head, double.max_patch_bytes)
-            for d in compare(repo.tree(base), repo.tree(head), renames)
+            for d in compare(repo.tree(merge_base), repo.tree(head), renames)
         ][:300]
         api_base = double.urls.repo_api(repo)
         status = "identical" if base == head else "ahead" if not behind else "diverged" if shas else "behind"
@@ -310,7 +313,7 @@ async def compare_commits(request: Request) -> Response:
                 "diff_url": f"{web}/compare/{base}...{head}.diff",
                 "patch_url": f"{web}/compare/{base}...{head}.patch",
                 "base_commit": commit_shape(double.urls, repo, base),
-                "merge_base_commit": commit_shape(double.urls, repo, base),
+                "merge_base_commit": commit_shape(double.urls, repo, merge_base),
                 "status": status,
                 "ahead_by": len(shas),
                 "behind_by": behind,
