@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
@@ -36,7 +34,7 @@ from bot.github.publish import create_completed
 from bot.github.pull_change import ContentFetcher, FetchOptions, FetchStats
 from bot.github.render import report_for_result
 from bot.log import get_logger, scrub
-from bot.runtime.envelope import Envelope
+from bot.runtime.router import PeriodicFeature
 from bot.runtime.scheduler import PeriodicTask
 from checks.dependencies.index_access import open_index
 from checks.dependencies.model import Parsed, ParseError
@@ -197,28 +195,8 @@ class Reauditor:
         return parsed
 
 
-class _NoDeliveries:
-    """The re-audit reacts to no event; a stray envelope naming it is dropped loudly, never retried."""
-
-    async def process(self, envelope: Envelope, is_current: Any) -> None:
-        log.warning("reaudit.unexpected_envelope", delivery=envelope.delivery_id)
-
-    async def fail(self, envelope: Envelope, reason: str) -> None:
-        return None
-
-    async def cancel(self, envelope: Envelope, newer_version: str) -> None:
-        return None
-
-
-class ReauditFeature:
+class ReauditFeature(PeriodicFeature):
     name = NAME
-    events: Mapping[str, frozenset[str]] = MappingProxyType({})
-
-    def envelopes(self, event: str, delivery_id: str, payload: dict[str, Any]) -> list[Envelope]:
-        return []
-
-    def handler(self, services: Any) -> _NoDeliveries:
-        return _NoDeliveries()
 
     def periodic(self, services: Any) -> list[PeriodicTask]:
         interval = getattr(services.settings, "advisory_sync_interval", 0)

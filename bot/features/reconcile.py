@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import MappingProxyType
 from typing import Any
 
 from bot import metrics
@@ -33,6 +31,7 @@ from bot.github import fleet
 from bot.github.checkruns import CheckRuns, Run
 from bot.log import get_logger, scrub
 from bot.runtime.envelope import Envelope
+from bot.runtime.router import PeriodicFeature
 from bot.runtime.scheduler import PeriodicTask
 
 log = get_logger("prguard.reconcile")
@@ -202,28 +201,8 @@ def _reason(exc: BaseException) -> str:
     return scrub(f"{type(exc).__name__}: {exc}")[:300]
 
 
-class _NoDeliveries:
-    """Reconcile reacts to no event; a stray envelope naming it is dropped loudly, never retried."""
-
-    async def process(self, envelope: Envelope, is_current: Any) -> None:
-        log.warning("reconcile.unexpected_envelope", delivery=envelope.delivery_id)
-
-    async def fail(self, envelope: Envelope, reason: str) -> None:
-        return None
-
-    async def cancel(self, envelope: Envelope, newer_version: str) -> None:
-        return None
-
-
-class ReconcileFeature:
+class ReconcileFeature(PeriodicFeature):
     name = NAME
-    events: Mapping[str, frozenset[str]] = MappingProxyType({})
-
-    def envelopes(self, event: str, delivery_id: str, payload: dict[str, Any]) -> list[Envelope]:
-        return []
-
-    def handler(self, services: Any) -> _NoDeliveries:
-        return _NoDeliveries()
 
     def periodic(self, services: Any) -> list[PeriodicTask]:
         interval = services.settings.reconcile_interval

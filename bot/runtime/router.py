@@ -8,6 +8,7 @@ envelope to that feature's `Handler`. Adding a feature is one class and one line
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from bot.log import get_logger
@@ -103,3 +104,37 @@ def _where(exc: BaseException) -> str:
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
     return f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}" if tb is not None else "?"
+
+
+class _StrayEnvelope:
+    """The handler of a feature that reacts to no event: an envelope naming it (hand-written, or queued by a
+    release that routed events to it) is dropped with a warning, never retried."""
+
+    def __init__(self, feature: str) -> None:
+        self.feature = feature
+
+    async def process(self, envelope: Envelope, is_current: Any) -> None:
+        log.warning("feature.unexpected_envelope", feature=self.feature, delivery=envelope.delivery_id)
+
+    async def fail(self, envelope: Envelope, reason: str) -> None:
+        return None
+
+    async def cancel(self, envelope: Envelope, newer_version: str) -> None:
+        return None
+
+
+class PeriodicFeature:
+    """Base of a feature that is only periodic work (reconcile, the advisory re-audit): no events, no
+    envelopes; a subclass sets `name` and implements `periodic(services)`."""
+
+    name = "periodic"
+    events: Mapping[str, frozenset[str]] = MappingProxyType({})
+
+    def envelopes(self, event: str, delivery_id: str, payload: dict[str, Any]) -> list[Envelope]:
+        return []
+
+    def handler(self, services: Any) -> Handler:
+        return _StrayEnvelope(self.name)
+
+    def periodic(self, services: Any) -> list[PeriodicTask]:
+        return []  # a subclass returns its tasks
