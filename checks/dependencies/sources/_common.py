@@ -14,6 +14,7 @@ import re
 import tomllib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from checks.dependencies.model import Parsed, ParseError, ReadSibling
 
@@ -163,6 +164,17 @@ def header_lines(text: str, pattern: str) -> list[int]:
 @functools.lru_cache(maxsize=32)
 def _line_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(r"\n" + pattern)
+
+
+def toml_array(data: bytes, table: str) -> tuple[list[Any], list[int]]:
+    """A TOML lockfile's `[[table]]` entries and the line of each (`toml_array_lines`), checked to match:
+    the shape Cargo.lock, poetry.lock, uv.lock and pylock.toml share."""
+    text = decode(data)
+    items = load_toml(text).get(table) or []
+    expect(isinstance(items, list), f"`{table}` is not an array of tables")
+    lines = toml_array_lines(text, table)
+    expect(len(lines) == len(items), f"could not place every [[{table}]] entry")
+    return items, lines
 
 
 def toml_array_lines(text: str, table: str) -> list[int]:

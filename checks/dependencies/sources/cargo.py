@@ -12,12 +12,10 @@ import posixpath
 from checks.dependencies.model import CARGO, Package, Parsed, ReadSibling, Setting
 from checks.dependencies.sources._common import (
     as_str,
-    decode,
     expect,
     guarded,
-    load_toml,
     shortest_paths,
-    toml_array_lines,
+    toml_array,
 )
 
 CRATES_IO = "registry+https://github.com/rust-lang/crates.io-index"
@@ -32,12 +30,7 @@ class CargoLockSource:
 
     @guarded
     def parse(self, path: str, data: bytes, read: ReadSibling) -> Parsed:
-        text = decode(data)
-        doc = load_toml(text)
-        items = doc.get("package") or []
-        expect(isinstance(items, list), "`package` is not an array of tables")
-        lines = toml_array_lines(text, "package")
-        expect(len(lines) == len(items), "could not place every [[package]] entry")
+        items, lines = toml_array(data, "package")
         by_name: dict[str, list[str]] = {}
         nodes: list[str] = []
         for item, line in zip(items, lines, strict=True):

@@ -22,7 +22,7 @@ from checks.dependencies.sources._common import (
     load_json,
     load_toml,
     shortest_paths,
-    toml_array_lines,
+    toml_array,
     url_origin,
 )
 
@@ -85,12 +85,7 @@ class PoetryLockSource:
 
     @guarded
     def parse(self, path: str, data: bytes, read: ReadSibling) -> Parsed:
-        text = decode(data)
-        doc = load_toml(text)
-        items = doc.get("package") or []
-        expect(isinstance(items, list), "`package` is not an array of tables")
-        lines = toml_array_lines(text, "package")
-        expect(len(lines) == len(items), "could not place every [[package]] entry")
+        items, lines = toml_array(data, "package")
         entries, edges, sources = [], {}, []
         for item, line in zip(items, lines, strict=True):
             expect(
@@ -145,12 +140,7 @@ class UvLockSource:
 
     @guarded
     def parse(self, path: str, data: bytes, read: ReadSibling) -> Parsed:
-        text = decode(data)
-        doc = load_toml(text)
-        items = doc.get("package") or []
-        expect(isinstance(items, list), "`package` is not an array of tables")
-        lines = toml_array_lines(text, "package")
-        expect(len(lines) == len(items), "could not place every [[package]] entry")
+        items, lines = toml_array(data, "package")
         roots: list[tuple[str, str]] = []
         entries, kept_lines, edges, registries = [], [], {}, {}
         for item, line in zip(items, lines, strict=True):
@@ -287,12 +277,7 @@ class PylockSource:
 
     @guarded
     def parse(self, path: str, data: bytes, read: ReadSibling) -> Parsed:
-        text = decode(data)
-        doc = load_toml(text)
-        items = doc.get("packages") or []
-        expect(isinstance(items, list), "`packages` is not an array of tables")
-        lines = toml_array_lines(text, "packages")
-        expect(len(lines) == len(items), "could not place every [[packages]] entry")
+        items, lines = toml_array(data, "packages")
         entries, edges, registries = [], {}, {}
         for item, line in zip(items, lines, strict=True):
             expect(isinstance(item, dict) and "name" in item, "entry without name or version", line)
