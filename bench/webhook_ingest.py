@@ -272,8 +272,8 @@ def render(results: list[dict], args: argparse.Namespace) -> str:
     lines += [
         "",
         f"prguard answers **{ratio:.2f}×** the reference's deliveries per second in the same run. "
-        "`queued` counts stream entries written during the measured run (prguard queues one per "
-        "interested feature: the scan and the sign-off).",
+        "`queued` counts stream entries written during the measured run (both queue one per delivery; "
+        "prguard's workers route it to the features afterwards, off the receiver's clock).",
     ]
     return "\n".join(lines)
 

@@ -26,6 +26,9 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 
 DELIVERIES = Counter("prguard_webhook_deliveries_total", "Webhook deliveries answered, by event and outcome",
                      ["event", "outcome"], registry=REGISTRY)
+ROUTED = Counter("prguard_deliveries_routed_total",
+                 "Queued deliveries routed by a worker, by event and outcome (queued, duplicate, ignored, "
+                 "malformed_json, unexpected_payload)", ["event", "outcome"], registry=REGISTRY)
 QUEUE_DEPTH = Gauge("prguard_queue_jobs", "Jobs in the stream, running (pending) and dead-lettered",
                     ["state"], registry=REGISTRY)
 OLDEST_JOB_AGE = Gauge("prguard_queue_oldest_job_age_seconds", "Age of the oldest unfinished job",

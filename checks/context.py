@@ -152,6 +152,12 @@ class CheckContext:
         wanted = tuple(dict.fromkeys(check_repo_path(p) for p in paths)) if paths is not None else None
         return self.workspace.tree((self.side, side, wanted), lambda root: self._fill(root, side, wanted))
 
+    def materialize_into(self, root: Path, paths: Sequence[str], side: Side | None = None) -> None:
+        """Write `side`'s contents of repository `paths` under `root` (an engine tree the check lays out
+        itself), with `materialize`'s rules: regular files only, a file over the size cap skipped."""
+        wanted = tuple(dict.fromkeys(check_repo_path(p) for p in paths))
+        self._fill(root, self._side(side), wanted)
+
     def _fill(self, root: Path, side: Side, paths: tuple[str, ...] | None) -> None:
         entries = ((f.path, f) for f in self.files) if paths is None else ((p, None) for p in paths)
         for path, file in entries:
@@ -187,20 +193,25 @@ class CheckContext:
         env: Mapping[str, str] | None = None,
         input: bytes | None = None,
         timeout: float | None = None,
+        memory_mb: int = tools.DEFAULT_MEMORY_MB,
     ) -> subprocess.CompletedProcess[bytes]:
-        """Run an engine (see `checks.tools.run_tool`) with at most the check's remaining time.
+        """Run an engine (see `checks.tools.run_tool`) with at most the check's remaining time, under an
+        address-space limit of `memory_mb` MiB (0: none), with HOME, TMPDIR and the XDG directories in the
+        check's private workspace and no variable of ours beyond `checks.tools.INHERITED_ENV`.
 
         Raises `CheckTimeout` (tool name and limit) when it does not finish: its process group is killed.
         """
         remaining = self.remaining()
-        home = str(self.workspace.home())
-        env = {"HOME": home, "XDG_CACHE_HOME": f"{home}/.cache", "XDG_CONFIG_HOME": f"{home}/.config",
-               **(env or {})}
+        home = self.workspace.home()
+        (home / "tmp").mkdir(mode=0o700, exist_ok=True)
+        env = {"HOME": str(home), "TMPDIR": str(home / "tmp"), "XDG_CACHE_HOME": f"{home}/.cache",
+               "XDG_CONFIG_HOME": f"{home}/.config", **(env or {})}
         cancel = self.deadline.cancelled
         if timeout is not None and timeout < remaining:
-            return tools.run_tool(argv, cwd=cwd, env=env, input=input, timeout=timeout, cancel=cancel)
+            return tools.run_tool(argv, cwd=cwd, env=env, input=input, timeout=timeout, cancel=cancel,
+                                  memory_mb=memory_mb)
         return tools.run_tool(argv, cwd=cwd, env=env, input=input, timeout=remaining, cancel=cancel,
-                              limit=f"the check's {self.deadline.limit:g} s time limit")
+                              limit=f"the check's {self.deadline.limit:g} s time limit", memory_mb=memory_mb)
 
     def _side(self, side: Side | None) -> Side:
         chosen = self.side if side is None else side

@@ -109,6 +109,30 @@ class GitReader:
                 return sha.decode(), int(size)
         return None
 
+    def list_files(self, side: Side, directory: str) -> list[str]:
+        """The repository paths of the regular files under `directory` on `side`, recursively (symlinks
+        and submodules left out; a worktree lists what git sees). For checks that need a whole directory,
+        such as a Helm chart; one `ls-tree`/`ls-files`. Raises `ReadError` when git fails."""
+        prefix = directory.strip("/") + "/" if directory.strip("/") else ""
+        try:
+            if side == "head" and self.head == "worktree":
+                out = git(self.root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
+                          prefix or ".")
+                return sorted({decode_path(n) for n in out.split(b"\0") if n})
+            if side == "head" and self.head == "index":
+                out = git(self.root, "ls-files", "-s", "-z", "--", prefix or ".")
+                rows = [(meta.split()[0], b"blob", name) for meta, _, name in
+                        (e.partition(b"\t") for e in out.split(b"\0") if e)]
+            else:
+                rev = self.base if side == "base" else self.head
+                out = git(self.root, "ls-tree", "-r", "-z", "--full-tree", rev, "--", prefix or ".")
+                rows = [(meta.split()[0], meta.split()[1], name) for meta, _, name in
+                        (e.partition(b"\t") for e in out.split(b"\0") if e)]
+        except GitError as exc:
+            raise ReadError(f"{directory}: {exc}") from None
+        return sorted({decode_path(name) for mode, kind, name in rows
+                       if kind == b"blob" and mode.decode() not in (_SYMLINK_MODE, _GITLINK_MODE)})
+
     # --- streaming (`checks.streaming`): the change's `Opener` -----------------------------------------
     def open(self, side: Side, path: str, max_bytes: int | None = None) -> BinaryIO | None:
         """A seekable binary file of `path` on `side`, without the size cap (`max_bytes` instead)."""

@@ -75,6 +75,7 @@ class Stack:
         features = router()
         if only is not None:
             features = Router([f for name, f in features.features.items() if name in only])
+        self.router = features
         self.receiver = ServedApp(create_app(self.settings, router=features))
         self.redis = redis_connect.connect(redis_url, wait=None)  # one server, a cluster or Sentinel
         self.queue = JobQueue.from_settings(self.redis, self.settings)

@@ -9,6 +9,7 @@ from typing import Any
 from bot.features import Services
 from bot.features.commands import CommandsFeature
 from bot.features.signoff import SignoffFeature
+from bot.runtime import deliveries
 from bot.runtime.worker import Worker
 from tests.e2e_stack import Stack, pr_payload
 from tests.github_double.social import Social, social_of
@@ -22,6 +23,7 @@ class SignoffStack(Stack):
         super().__init__(*args, **kwargs)
         services = Services(self.settings, self.redis, self.github, self.queue)
         handlers = {
+            deliveries.FEATURE: deliveries.DeliveryHandler(self.router, self.queue),
             "scan": self.pipeline,
             "signoff": SignoffFeature().handler(services),
             "commands": CommandsFeature().handler(services),

@@ -31,7 +31,7 @@ from checks.iac.parsing import parse_error
     ("serverless.yml", b"service: x", Kind.SERVERLESS),
     ("config/app.yaml", b"debug: true\n", None),
     ("package.json", b'{"name": "x"}', None),
-    ("values.yaml", b"replicas: 2\n", None),
+    ("values.yaml", b"replicas: 2\n", Kind.HELM),  # rendered when a Chart.yaml is beside it, else ignored
 ])
 def test_kind_of(path: str, text: bytes, kind: Kind | None) -> None:
     assert kind_of(path, text) is kind

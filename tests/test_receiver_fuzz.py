@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.runtime.receiver import _payload, signature_ok
+from bot.runtime.deliveries import payload as parse_payload
+from bot.runtime.receiver import signature_ok
 from tests.test_receiver_hardening import SECRET, start_receiver
 from tests.webhooks import ServedApp, sign
 
@@ -77,6 +78,15 @@ def test_a_body_is_a_json_object_or_malformed_never_an_exception(value: object, 
 def test_arbitrary_bytes_never_raise(body: bytes, content_type: str) -> None:
     parsed = _payload(body, content_type)
     assert parsed is None or isinstance(parsed, dict)
+
+
+def _payload(body: bytes, content_type: str) -> dict[str, object] | None:
+    """What the worker routing a queued delivery reads from its body (the receiver queues UTF-8 only)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return parse_payload(text, content_type.startswith("application/x-www-form-urlencoded"))
 
 
 CLIENT = httpx.Client(timeout=10)  # keep-alive: the fuzzing costs requests, not connections

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from bot.features import router as prguard_router
@@ -21,6 +22,7 @@ from bot.runtime.receiver import create_app
 from bot.runtime.router import Router
 from bot.runtime.worker import Worker
 from bot.settings import load_settings
+from tests.routing import route_queued, route_queued_sync
 from tests.webhooks import ServedApp, fixture_payload, json_body, pull_request_payload, send
 from tests.worker_handlers import RecordingHandler
 
@@ -99,7 +101,9 @@ async def test_a_throwaway_feature_runs_on_the_worker_and_a_push_cancels_only_th
     redis = Redis.from_url(redis_url)
     try:
         queue = JobQueue(redis, prefix=redis_prefix)
-        # the comment handler as the router builds it; the scan handler replaced by a recorder
+        # the comment handler as the router builds it; the scan handler replaced by a recorder; the
+        # deliveries routed first, in the order they came, as the worker's first jobs
+        assert await route_queued(redis_url, redis_prefix, router) == 3
         handlers = {"scan": scan, "comment": router.features["comment"].handler(None)}
         worker = Worker(queue, handlers, concurrency=4, visibility_timeout=5.0, block_ms=50)
         assert await asyncio.wait_for(worker.run_once(), 30) == 3
@@ -120,12 +124,19 @@ def test_a_delivery_no_feature_wants_is_ignored_and_one_several_want_is_queued_o
     assert [f.name for f in router.wants("issue_comment", "created")] == ["comment"]
     assert router.wants("issue_comment", "deleted") == []
     deleted = {**comment_payload(2), "action": "deleted"}
-    ignored = send(server.url, "issue_comment", json_body(deleted), SECRET)
-    assert ignored.status_code == 200 and ignored.json() == {"status": "ignored"}
+    assert send(server.url, "issue_comment", json_body(deleted), SECRET, "d-deleted").status_code == 202
+    assert send(server.url, "push", json_body(deleted), SECRET).json() == {"status": "ignored"}
     body = json_body(comment_payload(2))
     assert send(server.url, "issue_comment", body, SECRET, "d-same").status_code == 202
     again = send(server.url, "issue_comment", body, SECRET, "d-same")
     assert again.status_code == 200 and again.json() == {"status": "duplicate"}
+    assert route_queued_sync(redis_url, redis_prefix, router) == 2
+    db = SyncRedis.from_url(redis_url, decode_responses=True)
+    try:
+        queued = [(f["feature"], f["delivery_id"]) for _id, f in db.xrange(f"{redis_prefix}:jobs")]
+    finally:
+        db.close()
+    assert queued == [("comment", "d-same")], "the deleted comment is ignored by every feature"
 
 
 def test_two_features_with_one_name_are_refused() -> None:
@@ -165,18 +176,30 @@ class BrokenFeature(CommentFeature):
 def test_one_features_bug_does_not_cost_the_other_features_their_work(
     redis_url: str, redis_prefix: str,
 ) -> None:
-    """GitHub never retries a 4xx: a delivery answered 400 because one feature failed would lose every
-    other feature's work on it. Only when no feature could read it is it a 400."""
+    """A delivery one feature cannot read keeps the other features' work; only when no feature could read it
+    is it unroutable (logged and counted, never retried)."""
     settings = load_settings("web", webhook_secret=SECRET, redis_url=redis_url, redis_prefix=redis_prefix)
     both = prguard_router(BrokenFeature(RecordingHandler()), CommentFeature(RecordingHandler()))
     alone = Router([BrokenFeature(RecordingHandler())])
     body = json_body(comment_payload(2))
+    from bot import metrics
+
+    unroutable = metrics.ROUTED.labels("issue_comment", "unexpected_payload")
     with ServedApp(create_app(settings, router=both)) as server:
-        reply = send(server.url, "issue_comment", body, SECRET, "d-both")
-        assert reply.status_code == 202
-    with ServedApp(create_app(settings, router=alone)) as server:
-        reply = send(server.url, "issue_comment", body, SECRET, "d-alone")
-        assert reply.status_code == 400 and reply.json() == {"status": "unexpected_payload"}
+        assert send(server.url, "issue_comment", body, SECRET, "d-both").status_code == 202
+    assert route_queued_sync(redis_url, redis_prefix, both) == 1
+    db = SyncRedis.from_url(redis_url, decode_responses=True)
+    try:
+        features = [f["feature"] for _id, f in db.xrange(f"{redis_prefix}:jobs")]
+        assert "comment" in features and "broken" not in features
+        db.delete(f"{redis_prefix}:jobs")
+        before = unroutable._value.get()
+        with ServedApp(create_app(settings, router=alone)) as server:
+            assert send(server.url, "issue_comment", body, SECRET, "d-alone").status_code == 202
+        assert route_queued_sync(redis_url, redis_prefix, alone) == 1
+        assert db.xlen(f"{redis_prefix}:jobs") == 0 and unroutable._value.get() == before + 1
+    finally:
+        db.close()
 
 
 def test_two_envelopes_with_one_dedupe_key_are_refused_rather_than_one_dropped() -> None:

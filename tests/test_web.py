@@ -20,6 +20,7 @@ import redis
 from bot.runtime.receiver import create_app
 from bot.settings import load_settings
 from tests.redis_server import RedisServer, free_port
+from tests.routing import route_queued, route_queued_sync
 from tests.webhooks import (
     ServedApp,
     fixture_body,
@@ -54,8 +55,15 @@ def db(redis_url: str) -> Iterator[redis.Redis]:
 
 
 def entries(db: redis.Redis, prefix: str, feature: str = "scan") -> list[dict[str, str]]:
-    """The queued jobs of one feature (a pull_request delivery also queues the sign-off's)."""
+    """The queued jobs of one feature (a pull_request delivery also queues the sign-off's), once a worker
+    routed the queued deliveries."""
+    route_queued_sync(_url(db), prefix)
     return [fields for _id, fields in db.xrange(f"{prefix}:jobs") if fields.get("feature") == feature]
+
+
+def _url(db: redis.Redis) -> str:
+    kwargs = db.connection_pool.connection_kwargs
+    return f"redis://{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
 
 
 def test_signed_pull_request_opened_is_queued_once_with_its_fields(
@@ -182,12 +190,23 @@ def test_the_413_comes_before_the_body_is_read(receiver: ServedApp) -> None:
     assert status_line == b"HTTP/1.1 413 Request Entity Too Large"
 
 
-def test_malformed_json_with_a_valid_signature_is_400(
+def test_a_signed_body_that_is_not_a_json_object_is_400_and_a_malformed_one_is_dropped_by_the_router(
     receiver: ServedApp, db: redis.Redis, redis_prefix: str
 ) -> None:
-    for body in (b'{"action": "opened", ', b"[1, 2, 3]", b"\xff\xfe"):
+    """The receiver only looks at the first byte (and UTF-8); the worker that routes a delivery parses it,
+    and a malformed one is logged and counted there, never retried, never a feature's work."""
+    from bot import metrics
+
+    for body in (b"[1, 2, 3]", b"\xff\xfe", b"  \"text\""):
         assert send(receiver.url, "pull_request", body, SECRET).status_code == 400
-    assert entries(db, redis_prefix) == []
+    assert db.xlen(f"{redis_prefix}:jobs") == 0
+    malformed = metrics.ROUTED.labels("pull_request", "malformed_json")
+    before = malformed._value.get()
+    reply = send(receiver.url, "pull_request", b'{"action": "opened", ', SECRET)
+    assert (reply.status_code, reply.json()) == (202, {"status": "queued"})
+    assert entries(db, redis_prefix) == [] and entries(db, redis_prefix, "signoff") == []
+    assert malformed._value.get() == before + 1
+    assert db.xlen(f"{redis_prefix}:jobs") == 0, "the routed delivery's entry (its body) is deleted"
 
 
 def test_ping_and_irrelevant_events_are_200_and_queue_nothing(
@@ -195,20 +214,21 @@ def test_ping_and_irrelevant_events_are_200_and_queue_nothing(
 ) -> None:
     ping = send(receiver.url, "ping", fixture_body("ping"), SECRET)
     assert ping.status_code == 200 and ping.json() == {"status": "pong"}
-    for event, body in [
-        ("pull_request", json_body(pull_request_payload("labeled"))),
-        ("pull_request", json_body(pull_request_payload("edited"))),
-        ("push", json_body(fixture_payload("pull_request", "opened"))),
-    ]:
-        reply = send(receiver.url, event, body, SECRET)
+    for event in ("push", "star", "deployment_status"):  # no feature handles these events at all
+        reply = send(receiver.url, event, json_body(fixture_payload("pull_request", "opened")), SECRET)
         assert (reply.status_code, reply.json()) == (200, {"status": "ignored"}), event
     assert db.xlen(f"{redis_prefix}:jobs") == 0
+    # actions of a handled event are for the router: queued as they come, then nothing for any feature
+    for action in ("labeled", "edited"):
+        reply = send(receiver.url, "pull_request", json_body(pull_request_payload(action)), SECRET)
+        assert (reply.status_code, reply.json()) == (202, {"status": "queued"}), action
+    assert entries(db, redis_prefix) == [] and db.xlen(f"{redis_prefix}:jobs") == 0
     # closed: nothing for an unmerged PR; a merged one is no scan, but the sign-off records a bypass if it
     # was merged while prguard's runs were not green
     closed = pull_request_payload("closed")
     closed["pull_request"]["state"] = "closed"
-    ignored = send(receiver.url, "pull_request", json_body(closed), SECRET)
-    assert (ignored.status_code, ignored.json()) == (200, {"status": "ignored"})
+    assert send(receiver.url, "pull_request", json_body(closed), SECRET).status_code == 202
+    assert entries(db, redis_prefix) == [] and db.xlen(f"{redis_prefix}:jobs") == 0
     closed["pull_request"]["merged"] = True
     assert send(receiver.url, "pull_request", json_body(closed), SECRET).status_code == 202
     assert entries(db, redis_prefix) == [] and len(entries(db, redis_prefix, "signoff")) == 1
@@ -242,9 +262,11 @@ def test_two_pushes_in_the_same_second_arriving_out_of_order_keep_the_newer_head
     x, y, z = "1" * 40, "2" * 40, "3" * 40
     assert send(receiver.url, "pull_request", push(y, z), SECRET).status_code == 202
     assert send(receiver.url, "pull_request", push(x, y), SECRET).status_code == 202
+    entries(db, redis_prefix)  # routed in the order they came
     assert db.hget(f"{redis_prefix}:head:codertocat/hello-world#2", "sha") == z
     w = "4" * 40  # in order, a tie still moves the head forward
     assert send(receiver.url, "pull_request", push(z, w), SECRET).status_code == 202
+    entries(db, redis_prefix)
     assert db.hget(f"{redis_prefix}:head:codertocat/hello-world#2", "sha") == w
 
 
@@ -280,7 +302,7 @@ def test_redis_down_gives_503_and_the_receiver_recovers(
         assert httpx.get(f"{server.url}/healthz").status_code == 200
         assert send(server.url, "pull_request", body, SECRET, "during-outage").status_code == 202
         client = redis.Redis.from_url(private_redis.url, decode_responses=True)
-        assert [f["feature"] for _id, f in client.xrange(f"{redis_prefix}:jobs")] == ["scan", "signoff"]
+        assert [f["feature"] for _id, f in client.xrange(f"{redis_prefix}:jobs")] == ["delivery"]
         client.close()
     finally:
         server.stop()
@@ -300,7 +322,7 @@ def test_a_redis_restart_between_deliveries_costs_no_delivery(
         assert send(server.url, "pull_request", body, SECRET, "after-restart").status_code == 202
         client = redis.Redis.from_url(private_redis.url, decode_responses=True)
         queued = [(f["delivery_id"], f["feature"]) for _id, f in client.xrange(f"{redis_prefix}:jobs")]
-        assert queued == [("after-restart", "scan"), ("after-restart", "signoff")]
+        assert queued == [("after-restart", "delivery")]
         client.close()
     finally:
         server.stop()
@@ -353,13 +375,8 @@ def test_prguard_serve_logs_one_line_per_delivery_and_never_the_secret(
         ("d-log", "queued", 202),
         ("d-bad", "bad_signature", 401),
     ]
-    queued = deliveries[0]
-    assert (queued["repo"], queued["pr"], queued["head_sha"]) == (
-        "Codertocat/Hello-World",
-        2,
-        "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
-    )
-    assert "Hello-World" not in deliveries[1].get("repo", "")  # nothing is read from an unverified body
+    # the receiver reads nothing of a body (the worker routing it logs its repo, PR and head: test_router)
+    assert all("repo" not in r and "Hello-World" not in json.dumps(r) for r in deliveries)
 
 
 async def test_a_synchronize_delivery_supersedes_the_queued_opened_one(
@@ -396,6 +413,7 @@ async def test_a_synchronize_delivery_supersedes_the_queued_opened_one(
     handler = RecordingHandler()
     try:
         # each delivery also queued the sign-off's job: handled by its own (recording) handler here
+        assert await route_queued(redis_url, redis_prefix) == 2
         handlers = {"scan": handler, "signoff": RecordingHandler()}
         assert await Worker(JobQueue(client, prefix=redis_prefix), handlers).run_once() == 4
     finally:

@@ -5,17 +5,33 @@ checkov pins `packaging<24`, downgrades `cyclonedx-python-lib` and installs `bc-
 `<prefix>/engines/checkov` (`checks.iac.engines`). `install` creates it (idempotent: an existing engine of the
 pinned version is kept); `status` says where each engine is and which version, or how to install it. zizmor
 and semgrep are ordinary dependencies and need nothing here.
+
+The same environment gets `helm-python-sdk` (Helm's Go SDK as a prebuilt shared library; there is no `helm`
+binary or Go toolchain here) and `bin/helm`, prguard's shim over it (`checks/iac/helm_shim.py`), which
+checkov's helm framework runs to render charts offline (see docs/iac.md#helm-charts).
 """
 
 from __future__ import annotations
 
 import argparse
+import filecmp
+import os
 import shutil
 import subprocess
 import sys
 import venv
+from pathlib import Path
 
-from checks.iac.engines import CHECKOV_REQUIREMENT, EngineMissing, checkov_home, checkov_path, zizmor_path
+from checks.iac import helm_shim
+from checks.iac.engines import (
+    CHECKOV_REQUIREMENT,
+    HELM_SDK_REQUIREMENT,
+    EngineMissing,
+    checkov_home,
+    checkov_path,
+    helm_shim_path,
+    zizmor_path,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,17 +57,86 @@ def install(force: bool = False) -> int:
     wanted = CHECKOV_REQUIREMENT.split("==", 1)[1]
     if not force and binary.exists() and _version(str(binary)) == wanted:
         print(f"checkov {wanted}: already installed in {home}")
-        return 0
-    if force and home.exists():
-        shutil.rmtree(home)
-    print(f"installing {CHECKOV_REQUIREMENT} into {home} (its own environment: it cannot share prguard's)")
-    venv.EnvBuilder(with_pip=True, clear=True).create(home)
+    else:
+        if force and home.exists():
+            shutil.rmtree(home)
+        print(f"installing {CHECKOV_REQUIREMENT} into {home} (its own environment: it cannot share "
+              "prguard's)")
+        venv.EnvBuilder(with_pip=True, clear=True).create(home)
+        if not _pip(home, CHECKOV_REQUIREMENT) or not _report("checkov", str(binary)):
+            return 2
+    return 0 if install_helm(home) else 2
+
+
+def _pip(home: Path, requirement: str) -> bool:
     pip = [str(home / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-           CHECKOV_REQUIREMENT]
+           requirement]
     if subprocess.run(pip).returncode != 0:
-        print(f"prguard: installing {CHECKOV_REQUIREMENT} failed", file=sys.stderr)
-        return 2
-    return 0 if _report("checkov", str(binary)) else 2
+        print(f"prguard: installing {requirement} failed", file=sys.stderr)
+        return False
+    return True
+
+
+def install_helm(home: Path) -> bool:
+    """helm-python-sdk (pinned) in checkov's environment and the `helm` shim in its `bin`; idempotent."""
+    wanted = HELM_SDK_REQUIREMENT.split("==", 1)[1]
+    if _sdk_version(home) != wanted:
+        print(f"installing {HELM_SDK_REQUIREMENT} into {home} (renders Helm charts for checkov, offline)")
+        if not _pip(home, HELM_SDK_REQUIREMENT):
+            return False
+    _link_duplicates(home)
+    shim = home / "bin" / "helm"
+    text = f"#!{home / 'bin' / 'python'}\n" + Path(helm_shim.__file__).read_text(encoding="utf-8")
+    if not shim.exists() or shim.read_text(encoding="utf-8") != text:
+        partial = shim.with_name(".helm.partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.chmod(0o755)
+        os.replace(partial, shim)
+    return _report_helm(str(shim))
+
+
+def _sdk_version(home: Path) -> str | None:
+    probe = "import importlib.metadata as m; print(m.version('helm-python-sdk'))"
+    try:
+        out = subprocess.run([str(home / "bin" / "python"), "-c", probe], capture_output=True, text=True,
+                             timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _link_duplicates(home: Path) -> None:
+    """The wheel holds its 85 MB library three times (`libhelm_c.so`, `.so.0`, `.so.0.2.2`: wheels cannot
+    hold symlinks); identical copies become hard links of one, saving ~170 MB. Contents are unchanged,
+    so pip's RECORD still matches."""
+    for lib in sorted(home.glob("lib/python*/site-packages/helm_python/lib")):
+        files = sorted((p for p in lib.iterdir() if p.is_file() and not p.is_symlink()), key=lambda p: p.name)
+        if not files:
+            continue
+        first = files[0]
+        for other in files[1:]:
+            if os.path.samefile(first, other) or not filecmp.cmp(first, other, shallow=False):
+                continue
+            partial = other.with_name(other.name + ".partial")
+            os.link(first, partial)
+            os.replace(partial, other)
+
+
+def _report_helm(binary: str) -> bool:
+    """`helm version` of the shim, as checkov will see it."""
+    try:
+        out = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        out = None
+    line = out.stdout.strip() if out is not None and out.returncode == 0 else ""
+    if 'Version:"' not in line:
+        print(f"helm: does not run ({binary})")
+        return False
+    version = line.split('Version:"', 1)[1].split('"', 1)[0]
+    sdk = line.split('HelmPythonSDK:"', 1)[-1].split('"', 1)[0] if "HelmPythonSDK" in line else "?"
+    print(f"helm: {version} (prguard's shim over helm-python-sdk {sdk}: renders charts for checkov, "
+          f"offline) ({binary})")
+    return True
 
 
 def _report(name: str, binary: str) -> bool:
@@ -68,6 +153,15 @@ def status() -> int:
         except EngineMissing as exc:
             print(f"{name}: {exc}")
             ok = False
+    try:
+        shim = helm_shim_path(checkov_path())
+    except EngineMissing:
+        shim = helm_shim_path()
+    if shim is None:
+        print("helm: not installed (Helm charts are not rendered): run `prguard engines install`")
+        ok = False
+    else:
+        ok = _report_helm(str(shim)) and ok
     return 0 if ok else 1
 
 

@@ -26,6 +26,9 @@ from typing import Any, Protocol
 
 #: prefix of a feature's own fields in a stream entry, so they never collide with the envelope's
 DATA_PREFIX = "data."
+#: the feature of a webhook delivery the receiver queued as it came, before any feature saw it
+#: (`bot.runtime.deliveries` routes it)
+DELIVERY_FEATURE = "delivery"
 #: the feature of stream entries written before envelopes named one (they were all PR scans)
 LEGACY_FEATURE = "scan"
 

@@ -286,10 +286,13 @@ class JobQueue:
             entries.append(Entry.parse(entry_id, raw, attempts=attempts))
         return entries
 
-    async def ack(self, entry_id: str) -> None:
-        """Done with an entry: drop it from the pending list (and its recorded error)."""
+    async def ack(self, entry_id: str, *, drop: bool = False) -> None:
+        """Done with an entry: drop it from the pending list (and its recorded error); with `drop`, from the
+        stream too (a routed delivery's entry holds its whole body, which nothing needs any more)."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xack(self.stream, self.group, entry_id)
+            if drop:
+                pipe.xdel(self.stream, entry_id)
             pipe.delete(self._error_key(entry_id))
             await pipe.execute()
 

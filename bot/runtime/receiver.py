@@ -1,8 +1,10 @@
-"""The webhook receiver: verify, deduplicate, queue, answer — in milliseconds, no GitHub call, no scan.
+"""The webhook receiver: verify, deduplicate, queue, answer — in well under a millisecond of work, no parsing,
+no GitHub call, no scan.
 
-Why so little: GitHub gives a delivery 10 seconds and never retries by itself, so the receiver only decides
-whether a delivery is authentic, asks the router which features want it (`bot.runtime.router`: payload only,
-no GitHub call) and makes their envelopes durable on the Redis Stream; workers do the rest.
+Why so little: GitHub gives a delivery 10 seconds and never retries by itself, and the receiver is the part
+on the internet, so it does what any webhook receiver must and no more: check the signature, mark the
+delivery id and append the body to the Redis Stream (one script: both or neither), then answer. A worker
+routes it to the features (`bot.runtime.deliveries`: parse, `bot.runtime.router`, queue their envelopes).
 
     POST /webhook (or /webhook/; any other path is a plain 404, never a redirect GitHub would not follow)
       no X-Hub-Signature-256                  -> 401 (the SHA-1 X-Hub-Signature alone is not accepted)
@@ -10,12 +12,13 @@ no GitHub call) and makes their envelopes durable on the Redis Stream; workers d
       body budget of the process spent       -> 503 + Retry-After, before reading (`BodyBudget`)
       body not received within the deadline  -> 408 (PRGUARD_WEBHOOK_READ_TIMEOUT, whole body)
       client gone before the body ended      -> nothing to answer; one warning line (status 499)
-      signature mismatch (HMAC-SHA256, raw)   -> 401, checked before anything is parsed
-      not JSON / not an object / too deep /
-      a shape the router cannot take          -> 400 (never a 500: a 500 reads as "try again later")
-      no feature wants it, ping               -> 200 {"status": "ignored"} / {"status": "pong"}
-      every envelope's dedupe key seen        -> 200 {"status": "duplicate"}, nothing queued
-      relevant                                -> 202 {"status": "queued"}, one stream entry per new envelope
+      signature mismatch (HMAC-SHA256, raw)   -> 401, checked before anything is read of it
+      no event or delivery header             -> 400
+      ping / an event no feature handles      -> 200 {"status": "pong"} / {"status": "ignored"}
+      not UTF-8, or not a JSON object         -> 400 (the rest of a malformed body is found by the worker
+                                                 routing it: logged `webhook.unroutable`, never retried)
+      delivery id seen before                 -> 200 {"status": "duplicate"}, nothing queued
+      relevant                                -> 202 {"status": "queued"}: one stream entry
       Redis unreachable                       -> 503, so GitHub shows the delivery failed (redeliverable)
     GET /healthz                              -> 200 {"status": "ok"} when Redis answers PING, else 503
 
@@ -35,13 +38,10 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qs
 
-import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -52,7 +52,7 @@ from starlette.routing import Route
 
 from bot import metrics
 from bot.log import get_logger
-from bot.runtime import redis_connect
+from bot.runtime import deliveries, redis_connect
 from bot.runtime.envelope import Envelope
 from bot.runtime.queue import JobQueue, stale_connection_retry
 from bot.runtime.router import Router
@@ -188,23 +188,6 @@ def for_log(value: str, limit: int = LOG_HEADER_CHARS) -> str:
     return head if len(value) <= limit else f"{head}...({len(value)} chars)"
 
 
-def _payload(body: bytes | bytearray, content_type: str) -> dict[str, Any] | None:
-    """The JSON object GitHub sent (JSON, or the form encoding's `payload` field); None when malformed.
-
-    Nesting is bounded: orjson refuses more than 1,024 levels and json raises RecursionError past ~1,000,
-    malformed here like any other parse error (GitHub's payloads nest about 6 deep).
-    """
-    try:
-        if content_type.startswith("application/x-www-form-urlencoded"):
-            text = parse_qs(body.decode("utf-8"), strict_parsing=True).get("payload", [""])[0]
-            data = json.loads(text)
-        else:
-            data = orjson.loads(body)  # C: a 28 KB payload in ~0.1 ms; invalid UTF-8 or >1024 levels raise
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def connect(redis_url: str) -> Redis:
     """A client for the receiver: a bounded pool where a burst waits (up to 3 s) for a free connection
     instead of failing, and short timeouts so a dead Redis is a quick 503, not a GitHub timeout.
@@ -300,38 +283,28 @@ def create_app(settings: Settings, redis_client: Redis | None = None,
                 return answer(401, "bad_signature")
             if not event or not delivery or len(delivery) > 200:
                 return answer(400, "missing_headers")
-            payload = _payload(body, request.headers.get("content-type", ""))
-            if payload is None:
-                return answer(400, "malformed_json")
-            return await deliver(event, delivery, payload, ctx, answer, answer_by)
+            return await deliver(event, delivery, body, request.headers.get("content-type", ""), ctx, answer,
+                                 answer_by)
         finally:
             reader.release()
 
-    async def deliver(event: str, delivery: str, payload: dict[str, Any], ctx: dict[str, Any],
+    async def deliver(event: str, delivery: str, body: bytearray, content_type: str, ctx: dict[str, Any],
                       answer: Callable[..., JSONResponse], answer_by: float) -> JSONResponse:
-        """An authentic delivery: route it, queue its envelopes, answer."""
+        """An authentic delivery: queue it as it came for a worker to route (`bot.runtime.deliveries`)."""
         if event == "ping":
             return answer(200, "pong")
-        action = payload.get("action", "")
-        if not isinstance(action, str):  # GitHub's `action` is always a string: this payload is not GitHub's
-            return answer(400, "unexpected_payload", action=type(action).__name__,
-                          error="action is not a string")
-        action = for_log(action)
+        if event not in known_events:
+            return answer(200, "ignored")
         try:
-            envelopes = router.route(event, delivery, payload)
-        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
-            return answer(400, "unexpected_payload", action=action, error=type(exc).__name__)
-        except Exception as exc:  # a feature's bug: a 400 with a loud line, not a 500 with a traceback
-            log.error("webhook.route_failed", error=type(exc).__name__, **ctx)
-            return answer(400, "unexpected_payload", action=action, error=type(exc).__name__)
-        if not envelopes:
-            repository = payload.get("repository")
-            repo = repository.get("full_name") if isinstance(repository, dict) else None
-            return answer(200, "ignored", action=action, repo=repo)
-        ctx.update(envelopes[0].log_context(), features=[e.feature for e in envelopes])
-        ctx.pop("feature", None)
-        try:  # each envelope has its own dedupe mark: a retry queues only what is missing
-            queued = await _enqueue_confirmed(queue, envelopes, answer_by)
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return answer(400, "malformed_json", error="not UTF-8")
+        form = content_type.startswith("application/x-www-form-urlencoded")
+        if not form and not text.lstrip(" \t\r\n").startswith("{"):
+            return answer(400, "malformed_json", error="not a JSON object")
+        envelope = deliveries.envelope(event, delivery, text, form=form)
+        try:  # the delivery's dedupe mark and its entry are written together, or neither
+            queued = await _enqueue_confirmed(queue, [envelope], answer_by)
         except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
             return answer(503, "redis_unavailable", error=type(exc).__name__)
         if not queued:

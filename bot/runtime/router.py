@@ -1,8 +1,8 @@
 """The event router: which feature wants a delivery, as bedevere's routers and Probot's `app.on(...)` do.
 
 A feature declares the `(event, action)` pairs it handles and turns a delivery into an `Envelope` without any
-I/O (the receiver answers GitHub within milliseconds, so it never calls GitHub); the worker later hands the
-envelope to that feature's `Handler`. Adding a feature is one class and one line in `bot.features.FEATURES`.
+I/O (a worker routes each queued delivery with it, `bot.runtime.deliveries`, as one short job); the worker
+later hands each envelope to that feature's `Handler`. Adding a feature is one class and one line in `bot.features.FEATURES`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ class Feature(Protocol):
     def envelopes(self, event: str, delivery_id: str, payload: dict[str, Any]) -> list[Envelope]:
         """The work this delivery asks of the feature (often one envelope, or none). No I/O: payload only.
 
-        May raise KeyError/TypeError/ValueError on a payload of an unexpected shape (the receiver answers
-        400).
+        May raise KeyError/TypeError/ValueError on a payload of an unexpected shape (the delivery is then
+        unroutable: logged and counted, never retried).
         """
         ...
 
@@ -66,7 +66,7 @@ class Router:
 
         One feature that cannot read the payload must not cost the others their work (GitHub never retries
         a 4xx): its error is logged and the other features' envelopes are kept. Only when every interested
-        feature failed does the error propagate (the receiver answers 400).
+        feature failed does the error propagate (the delivery is unroutable).
         """
         action = payload.get("action")
         action = action if isinstance(action, str) else ""
@@ -92,7 +92,11 @@ class Router:
         return out
 
     def handlers(self, services: Any) -> dict[str, Handler]:
-        return {name: feature.handler(services) for name, feature in self.features.items()}
+        """Every feature's handler, and the one routing queued deliveries (`bot.runtime.deliveries`)."""
+        from bot.runtime.deliveries import FEATURE, DeliveryHandler
+
+        return {FEATURE: DeliveryHandler(self, services.queue),
+                **{name: feature.handler(services) for name, feature in self.features.items()}}
 
     def periodic(self, services: Any) -> list[PeriodicTask]:
         return [task for feature in self.features.values() for task in feature.periodic(services)]

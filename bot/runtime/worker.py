@@ -62,7 +62,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot import metrics
 from bot.log import get_logger, scrub
-from bot.runtime.envelope import Envelope, Handler
+from bot.runtime.envelope import DELIVERY_FEATURE, Envelope, Handler
 from bot.runtime.queue import Entry, JobQueue
 
 log = get_logger("prguard.worker")
@@ -325,7 +325,8 @@ class Worker:
                 await _retrying(lambda: self.queue.record_error(entry.entry_id, reason))
                 log.info("job.retry_later", retry_after=self.visibility_timeout, **ctx)
             return
-        await _retrying(lambda: self.queue.ack(entry.entry_id))
+        drop = env.feature == DELIVERY_FEATURE
+        await _retrying(lambda: self.queue.ack(entry.entry_id, drop=drop))
         metrics.JOB_SECONDS.labels(env.feature, "done").observe(time.monotonic() - started)
         log.info("job.done", seconds=round(time.monotonic() - started, 3), **ctx)
 

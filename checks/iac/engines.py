@@ -4,6 +4,12 @@ checkov pins `packaging<24` and ships a fork of detect-secrets that overwrites t
 prguard uses, so it cannot share prguard's environment; it lives in its own virtual environment, looked up
 in this order: `PRGUARD_CHECKOV` (a path to the `checkov` executable), `<prguard's venv>/engines/checkov`,
 then `checkov` on PATH. zizmor is a Rust binary from a wheel in prguard's own environment.
+
+Helm charts are rendered by checkov's own helm framework, which runs a `helm` executable. There is none
+here, so `prguard engines install` puts `helm-python-sdk` (Helm's Go SDK as a shared library) into checkov's
+environment and a `helm` shim over it in that environment's `bin` (`checks/iac/helm_shim.py`); `run_engine`
+puts that `bin` first on checkov's PATH, and tells the shim where to record each chart's render
+(`helm_report_path`), since checkov only logs a chart that did not render.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from checks import tools
 from checks.tools import CheckTimeout
 
 if TYPE_CHECKING:
@@ -24,10 +31,6 @@ if TYPE_CHECKING:
 #: about 1 GB of address space on a small tree)
 DEFAULT_MEMORY_MB = 2048
 
-#: sets RLIMIT_AS then becomes the engine, so the limit holds for it and every process it forks; run as
-#: a separate program because `preexec_fn` is not safe in the threads checks run in
-_LIMIT = ("import os, resource, sys; n = int(sys.argv[1]) * 1048576; "
-          "resource.setrlimit(resource.RLIMIT_AS, (n, n)); os.execv(sys.argv[2], sys.argv[2:])")
 
 
 class EngineMissing(RuntimeError):
@@ -40,6 +43,10 @@ def _venv_bin() -> Path:
 
 #: the checkov prguard's severity table and tests were made with (`prguard engines install` installs it)
 CHECKOV_REQUIREMENT = "checkov==3.3.30"
+#: Helm's Go SDK (v4.2.3) for Python, which the `helm` shim renders charts with (no dependencies of its own)
+HELM_SDK_REQUIREMENT = "helm-python-sdk==0.2.2"
+#: seconds one chart may take to render (the shim's SIGALRM; the check's deadline still bounds checkov)
+HELM_RENDER_TIMEOUT = 120
 
 
 def checkov_home() -> Path:
@@ -62,7 +69,41 @@ def checkov_path() -> str:
         "environment), or set PRGUARD_CHECKOV to a checkov binary")
 
 
+def helm_shim_path(checkov: str | None = None) -> Path | None:
+    """The `helm` shim checkov will run: beside `checkov` (its environment's `bin`), else in prguard's
+    engines environment; None when not installed."""
+    for directory in ([Path(checkov).parent] if checkov else []) + [checkov_home() / "bin"]:
+        candidate = directory / "helm"
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def helm_report_path(ctx: CheckContext) -> Path:
+    """Where the shim records each chart it renders for this check (one JSON line per chart): in the
+    engines' private HOME of the check's workspace, outside every tree an engine scans."""
+    return ctx.workspace.home() / "helm-renders.jsonl"
+
+
+def _checkov_env(checkov: str, ctx: CheckContext) -> dict[str, str]:
+    """PATH with the `helm` shim first (a real `helm` elsewhere on PATH would download dependencies),
+    where the shim reports, and how long one render may take."""
+    shim = helm_shim_path(checkov)
+    if shim is None:
+        return {}
+    path = os.environ.get("PATH", os.defpath)
+    timeout = max(1, min(HELM_RENDER_TIMEOUT, int(ctx.remaining())))
+    return {"PATH": f"{shim.parent}{os.pathsep}{path}", "PRGUARD_HELM_REPORT": str(helm_report_path(ctx)),
+            "PRGUARD_HELM_TIMEOUT": str(timeout)}
+
+
 def zizmor_path() -> str:
+    """`PRGUARD_ZIZMOR` (a path to a zizmor executable), else the one beside this interpreter, else PATH's."""
+    explicit = os.environ.get("PRGUARD_ZIZMOR")
+    if explicit:
+        if os.access(explicit, os.X_OK):
+            return explicit
+        raise EngineMissing(f"PRGUARD_ZIZMOR is not an executable: {explicit}")
     beside = _venv_bin() / "zizmor"
     if os.access(beside, os.X_OK):
         return str(beside)
@@ -75,18 +116,16 @@ def zizmor_path() -> str:
 def run_engine(ctx: CheckContext, name: str, argv: list[str], *, cwd: Path, memory_mb: int,
                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
     """`ctx.run_tool` under the memory limit; a timeout names the engine, not the limit's wrapper."""
-    wrapped = with_memory_limit(argv, memory_mb)
+    if name == "checkov":
+        env = {**_checkov_env(argv[0], ctx), **(env or {})}
     try:
-        return ctx.run_tool(wrapped, cwd=cwd, env=env)
+        return ctx.run_tool(argv, cwd=cwd, env=env, memory_mb=memory_mb)  # the limit: `checks.tools`
     except CheckTimeout as exc:
-        shown = os.path.basename(wrapped[0])
+        shown = os.path.basename(argv[0])
         message = str(exc)
         raise CheckTimeout(name + message[len(shown):] if message.startswith(shown) else message) from None
 
 
 def with_memory_limit(argv: list[str], memory_mb: int) -> list[str]:
-    """`argv` run with an address-space limit of `memory_mb` MiB (0: no limit)."""
-    if memory_mb <= 0:
-        return argv
-    program = argv[0] if os.path.isabs(argv[0]) else (shutil.which(argv[0]) or argv[0])
-    return [sys.executable, "-c", _LIMIT, str(memory_mb), program, *argv[1:]]
+    """`argv` run with an address-space limit of `memory_mb` MiB (0: no limit); see `checks.tools`."""
+    return tools.with_memory_limit(argv, memory_mb)

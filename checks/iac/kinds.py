@@ -61,6 +61,8 @@ def path_kind(path: str) -> Kind | None:
         return Kind.BICEP
     if _DOCKER.match(name):
         return Kind.DOCKERFILE
+    if lower.endswith(".tpl") and "templates" in parts[:-1]:
+        return Kind.HELM  # a chart's helpers (`templates/_helpers.tpl`): a change re-renders the chart
     if lower.endswith(_YAML):
         if len(parts) >= 3 and parts[-3] == ".github" and parts[-2] == "workflows":
             return Kind.WORKFLOW
@@ -107,6 +109,8 @@ def kind_of(path: str, head: bytes | None) -> Kind | None:
     kind = path_kind(path)
     if kind is not None or head is None or not path.lower().endswith(_STRUCTURED):
         return kind
+    if posixpath.basename(path).lower() in ("values.yaml", "values.yml"):
+        return Kind.HELM  # a chart's values wherever the chart is (rendered when a Chart.yaml is beside)
     text = head[:SNIFF_BYTES]
     if _HELM_TEMPLATE.search(text) and "/templates/" in f"/{path}":
         return Kind.HELM
