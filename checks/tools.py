@@ -6,9 +6,17 @@ is SIGKILLed: an engine's own worker processes die with it, nothing is left runn
 behind), and a timeout becomes `CheckTimeout`, which the engine reports as the check's error: a scan cut
 short is never a clean one.
 
-The engine gets a minimal environment, not the worker's: the App's process holds the GitHub App key and the
-webhook secret in its environment, and no engine needs them. Its HOME is the caller's choice (the check
-context gives each check a private one), so no engine reads or writes the worker's home directory.
+The engine gets a minimal environment built from an allow-list, never a copy of the worker's: the App's
+process holds the GitHub App key, the webhook secret, the fingerprint key and the Redis URL (with its
+password) in its environment, and no engine needs them. HOME and TMPDIR are never inherited: the caller
+gives them (the check context points both into the check's private workspace), so no engine reads or writes
+the worker's home directory or leaves files in the shared temp directory.
+
+With `memory_mb`, the engine runs under an address-space limit (RLIMIT_AS) that holds for it and every
+process it starts: a tiny interpreter sets the limit and then `exec`s the engine, because `preexec_fn` is not
+safe in the threads checks run in. An engine that dies at the limit is never a clean result: it exits
+non-zero or by a signal with no report, and a note naming the limit is added to its stderr, which the engines
+quote in their error.
 
 Every live engine's process group is recorded, so `kill_all()` can stop them when the process exits while a
 check's thread is still waiting (a worker stopping mid-job); a `cancel` event stops one early (a job that
@@ -18,15 +26,29 @@ another worker took over, Ctrl-C in `prguard scan`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
 
-#: Variables an engine may inherit from ours; everything else (credentials included) stays behind.
-INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SSL_CERT_FILE")
+#: Variables an engine may inherit from ours; everything else (credentials included) stays behind. HOME and
+#: TMPDIR are not among them: the caller gives private ones.
+INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SSL_CERT_FILE")
+#: RLIMIT_AS of an engine run through the check context, in MiB, unless the caller says otherwise (checkov
+#: peaks near 200 MB RSS and about 1 GB of address space on a small tree)
+DEFAULT_MEMORY_MB = 2048
+#: sets RLIMIT_AS then becomes the engine (run with `-I -S`: nothing of the environment or site-packages is
+#: read before the exec, and it starts in a few milliseconds)
+_LIMIT = ("import os, resource, sys; n = int(sys.argv[1]) * 1048576; "
+          "resource.setrlimit(resource.RLIMIT_AS, (n, n)); os.execv(sys.argv[2], sys.argv[2:])")
+#: what an engine that hit its memory limit tends to leave on stderr (Python, Rust, glibc, OCaml, C++, Go)
+_OUT_OF_MEMORY = (b"MemoryError", b"memory allocation of", b"Cannot allocate memory", b"out of memory",
+                  b"Out of memory", b"bad_alloc", b"cannot allocate")
 #: Seconds to collect a killed group's last output before closing the pipes regardless.
 _REAP_GRACE = 5.0
 #: How often a waiting check looks at its cancel event.
@@ -60,6 +82,17 @@ def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def with_memory_limit(argv: Sequence[str], memory_mb: int) -> list[str]:
+    """`argv` run with an address-space limit of `memory_mb` MiB (0: no limit). FileNotFoundError when the
+    program cannot be found, as `Popen` would raise it (the wrapper would only fail after the fork)."""
+    if memory_mb <= 0:
+        return list(argv)
+    program = str(argv[0]) if os.path.isabs(str(argv[0])) else shutil.which(str(argv[0]))
+    if program is None or not os.access(program, os.X_OK):
+        raise FileNotFoundError(errno.ENOENT, "no such engine", str(argv[0]))
+    return [sys.executable, "-I", "-S", "-c", _LIMIT, str(memory_mb), program, *map(str, argv[1:])]
+
+
 def run_tool(
     argv: Sequence[str],
     *,
@@ -69,20 +102,22 @@ def run_tool(
     input: bytes | None = None,
     limit: str | None = None,
     cancel: threading.Event | None = None,
+    memory_mb: int = 0,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run `argv` in `cwd` and return its exit status and output; raise `CheckTimeout` after `timeout` s.
 
     The caller (the check context) passes the smaller of the tool's own limit and the check's remaining
     time, and `limit` to name it in the message ("the check's 300 s time limit"). A non-zero exit is
     returned, not raised: engines use exit codes to say "found something". A set `cancel` event kills the
-    engine within a fraction of a second and raises `CheckTimeout` too.
+    engine within a fraction of a second and raises `CheckTimeout` too. `memory_mb` > 0 limits its address
+    space (see the module docstring).
     """
     name = os.path.basename(str(argv[0])) if argv else "?"
     limit = limit or f"{timeout:.3g} s"
     if timeout <= 0:
         raise CheckTimeout(f"{name} was not started: {limit} was already reached")
     proc = subprocess.Popen(
-        list(argv),
+        with_memory_limit(argv, memory_mb),
         cwd=cwd,
         env=tool_env(env),
         stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
@@ -110,6 +145,9 @@ def run_tool(
         # group still exists, which also means its id cannot have been reused by another process
         if _group_exists(proc.pid):
             _signal_group(proc.pid)
+    starved = proc.returncode < 0 or (proc.returncode > 0 and any(m in err for m in _OUT_OF_MEMORY))
+    if memory_mb > 0 and starved:
+        err += f"\nprguard: {name} may have run out of its {memory_mb} MiB memory limit (RLIMIT_AS)".encode()
     return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
 
 

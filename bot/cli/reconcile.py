@@ -36,13 +36,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _once(settings: Settings, recent: float | None):  # type: ignore[no-untyped-def]
-    from redis.asyncio import Redis
-
     from bot.features.reconcile import RECENT_SECONDS, Reconciler
     from bot.github.client import GitHubApp
+    from bot.runtime import redis_connect
     from bot.runtime.queue import JobQueue
 
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_connect.connect(settings.redis_url, wait=None)  # one server, a Cluster or Sentinel
     try:
         queue = JobQueue.from_settings(redis, settings)
         reconciler = Reconciler(settings, redis, GitHubApp.from_settings(settings), queue,

@@ -38,12 +38,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def collect(redis_url: str, prefix: str) -> dict[str, Any]:
-    from redis.asyncio import Redis
-
     from bot.features.reconcile import last_key
+    from bot.runtime import redis_connect
     from bot.runtime.queue import JobQueue
 
-    redis = Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=5)
+    redis = redis_connect.connect(redis_url, wait=None, socket_connect_timeout=3, socket_timeout=5)
     try:
         queue = JobQueue(redis, prefix=prefix)
         stats = await queue.stats()

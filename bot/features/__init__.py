@@ -1,8 +1,9 @@
 """Features: one module per thing prguard does for a delivery, registered here and only here.
 
 A feature (`bot.runtime.router.Feature`) names the `(event, action)` pairs it handles, turns a delivery into
-envelopes without I/O (when a worker routes the delivery), and builds a handler that does the work (in the worker). Adding one
-is a module here and a line in `FEATURES`; the receiver, the queue and the worker need no change.
+envelopes without I/O (when a worker routes the delivery), and builds a handler that does the work (in the
+worker). Adding one is a module here and a line in `FEATURES`; the receiver, the queue and the worker need no
+change.
 """
 
 from __future__ import annotations

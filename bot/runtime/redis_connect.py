@@ -14,7 +14,7 @@ for all three: redis-py's cluster and sentinel clients speak the same asyncio AP
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
@@ -54,6 +54,12 @@ def _nodes(netloc: str) -> tuple[list[tuple[str, int]], str | None, str | None]:
     return nodes, unquote(username) or None, unquote(password) or None
 
 
+#: TLS settings a `rediss+cluster://` or `rediss+sentinel://` URL may carry as query parameters, as redis-py
+#: reads them from a single server's URL (`?ssl_ca_certs=/path/ca.pem`)
+TLS_OPTIONS = frozenset({"ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs",
+                         "ssl_check_hostname"})
+
+
 def connect(url: str, *, max_connections: int = 64, wait: float | None = 3.0, socket_timeout: float = 3.0,
             socket_connect_timeout: float = 2.0, retry: Any = None, **extra: Any) -> Any:
     """A client for `url`. `wait` (single server only) makes a burst wait for a free pooled connection."""
@@ -61,12 +67,14 @@ def connect(url: str, *, max_connections: int = 64, wait: float | None = 3.0, so
     scheme = split.scheme.lower()
     common: dict[str, Any] = {"socket_timeout": socket_timeout,
                               "socket_connect_timeout": socket_connect_timeout, **extra}
+    # a single server's URL gives redis-py its TLS options itself; a cluster's or Sentinel's are read here
+    tls_options = {k: v for k, v in parse_qsl(split.query) if k in TLS_OPTIONS}
     if scheme in CLUSTER_SCHEMES:
         nodes, username, password = _nodes(split.netloc)
         return RedisCluster(
             startup_nodes=[ClusterNode(host, port) for host, port in nodes], username=username,
             password=password, ssl=CLUSTER_SCHEMES[scheme] == "rediss", max_connections=max_connections,
-            **common,  # its own retry policy: it follows MOVED/ASK and a failover by itself
+            **tls_options, **common,  # its own retry policy: it follows MOVED/ASK and a failover by itself
         )
     if scheme in SENTINEL_SCHEMES:
         nodes, username, password = _nodes(split.netloc)
@@ -75,8 +83,9 @@ def connect(url: str, *, max_connections: int = 64, wait: float | None = 3.0, so
             raise ValueError("a sentinel URL names the service: redis+sentinel://host:port/SERVICE[/DB]")
         service, db = parts[0], int(parts[1]) if len(parts) > 1 else 0
         tls = SENTINEL_SCHEMES[scheme] == "rediss"
-        sentinel = Sentinel(nodes, sentinel_kwargs={"socket_timeout": socket_timeout, "ssl": tls}, ssl=tls,
-                            username=username, password=password, db=db, **common)
+        sentinel_kwargs = {"socket_timeout": socket_timeout, "ssl": tls, **tls_options}
+        sentinel = Sentinel(nodes, sentinel_kwargs=sentinel_kwargs, ssl=tls, username=username,
+                            password=password, db=db, **tls_options, **common)
         return sentinel.master_for(service, max_connections=max_connections, retry=retry)
     if wait is not None:
         pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=wait,

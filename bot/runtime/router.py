@@ -2,7 +2,8 @@
 
 A feature declares the `(event, action)` pairs it handles and turns a delivery into an `Envelope` without any
 I/O (a worker routes each queued delivery with it, `bot.runtime.deliveries`, as one short job); the worker
-later hands each envelope to that feature's `Handler`. Adding a feature is one class and one line in `bot.features.FEATURES`.
+later hands each envelope to that feature's `Handler`. Adding a feature is one class and one line in
+`bot.features.FEATURES`.
 """
 
 from __future__ import annotations

@@ -6,8 +6,11 @@ facts document (`checks.signoff.facts`); `deny` messages block the sign-off, `wa
 module that does not parse is a `RegoError` naming the file and line, shown on the run like an invalid policy.
 
 The engine runs in a child process (`python -m checks.signoff.rego`): a policy that takes too long is killed
-at the deadline and reported, never left to hang a worker. Policies are the base branch's, written by admins;
-nothing from the pull request is ever evaluated as a policy.
+at the deadline and reported, never left to hang a worker. Its memory is bounded too: rego-cpp's allocator
+(snmalloc) reserves hundreds of GiB of address space up front, so RLIMIT_AS / RLIMIT_DATA cannot be used;
+instead the parent watches the child's resident memory every 50 ms and kills it over `memory_mb`. The child
+gets PATH and PYTHONPATH only, none of the worker's credentials. Policies are the base branch's, written by
+admins; nothing from the pull request is ever evaluated as a policy.
 """
 
 from __future__ import annotations
@@ -18,11 +21,16 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_TIMEOUT = 10.0
+#: resident memory (MiB) the Rego child may reach before it is killed
+DEFAULT_MEMORY_MB = 1024
+#: seconds between two looks at the child's resident memory
+_WATCH_S = 0.05
 MAX_MODULES = 50
 MAX_MODULE_BYTES = 256 * 1024
 _ERROR_AT = re.compile(r"\(error \d+:([^|\s]+)\|(\d+)\|")
@@ -44,7 +52,8 @@ class RegoResult:
 
 
 def evaluate(
-    modules: Mapping[str, str], facts: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT
+    modules: Mapping[str, str], facts: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT,
+    memory_mb: int = DEFAULT_MEMORY_MB,
 ) -> RegoResult:
     """`data.prguard.deny` / `warn` for `facts`, from `modules` (path -> source). Raises RegoError."""
     if not modules:
@@ -65,11 +74,15 @@ def evaluate(
         start_new_session=True,
     )
     try:
-        out, _ = proc.communicate(request.encode(), timeout=timeout)
+        out = _communicate(proc, request.encode(), time.monotonic() + timeout, memory_mb)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         raise RegoError(f"Rego evaluation exceeded its time limit ({timeout:g} s)") from None
+    except MemoryError:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise RegoError(f"Rego evaluation exceeded its memory limit ({memory_mb} MiB)") from None
     try:
         reply = json.loads(out or b"{}")
     except ValueError:
@@ -80,6 +93,35 @@ def evaluate(
     return RegoResult(
         deny=[str(m) for m in reply.get("deny", [])], warn=[str(m) for m in reply.get("warn", [])]
     )
+
+
+def _communicate(proc: subprocess.Popen[bytes], request: bytes, until: float, memory_mb: int) -> bytes:
+    """The child's stdout; TimeoutExpired at `until`, MemoryError once its resident memory passes
+    `memory_mb` (0: not watched)."""
+    first = True
+    while True:
+        left = until - time.monotonic()
+        if left <= 0:
+            raise subprocess.TimeoutExpired(proc.args, 0)
+        try:  # the request goes with the first call only: communicate keeps sending it across retries
+            out, _ = proc.communicate(request if first else None, timeout=min(left, _WATCH_S))
+            return out
+        except subprocess.TimeoutExpired:
+            first = False
+        if memory_mb > 0 and _resident_mb(proc.pid) > memory_mb:
+            raise MemoryError
+
+
+def _resident_mb(pid: int) -> float:
+    """VmRSS of `pid` in MiB (Linux /proc; 0 when it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0
 
 
 def _line_of(modules: Mapping[str, str], text: str) -> tuple[str, int | None]:

@@ -10,12 +10,17 @@ Why each choice:
   change would hide it; `--disable-nosem` keeps `# nosemgrep` comments added by the change from
   silencing a rule;
 - whatever semgrep could not scan (a parse error, a timeout, a target it dropped) is reported as a
-  `Skipped` on that file; a run that fails as a whole raises `SemgrepError` (the check reports an error).
+  `Skipped` on that file; a run that fails as a whole raises `SemgrepError` (the check reports an error);
+- an explicit `-j` and an address-space limit that fits it (`memory_mb`): semgrep-core (OCaml) reserves
+  about 1 GiB of address space per parallel job on top of ~2 GiB, so the limit follows the job count, and
+  the job count no longer follows whatever machine the worker landed on. A run over its limit fails as a
+  whole (no report, or semgrep's own fatal error): an error, never a clean scan.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -39,6 +44,12 @@ LANGUAGES: dict[str, str] = {
 }
 #: seconds semgrep may spend on one rule and one file before it gives that file up (reported as skipped)
 PER_FILE_TIMEOUT = 10
+#: at most this many files scanned at once by one semgrep run (one per core, fewer for fewer files)
+MAX_JOBS = 4
+#: RLIMIT_AS of a semgrep run: this much, plus `MEMORY_PER_JOB_MB` per job (measured: 1 job needs more than
+#: 2,048 MiB, 2 jobs up to 3,584, 8 jobs up to 10,240)
+MEMORY_BASE_MB = 3072
+MEMORY_PER_JOB_MB = 1024
 
 
 def applies(path: str) -> bool:
@@ -47,7 +58,13 @@ def applies(path: str) -> bool:
 
 
 def semgrep_binary() -> str:
-    """The semgrep beside this interpreter (the virtualenv's), else the one on PATH."""
+    """`PRGUARD_SEMGREP` (a path to a semgrep executable), else the semgrep beside this interpreter (the
+    virtualenv's), else the one on PATH."""
+    explicit = os.environ.get("PRGUARD_SEMGREP")
+    if explicit:
+        if not os.access(explicit, os.X_OK):
+            raise SemgrepError(f"PRGUARD_SEMGREP is not an executable: {explicit}")
+        return explicit
     beside = Path(sys.executable).parent / "semgrep"
     if beside.is_file():
         return str(beside)
@@ -57,10 +74,24 @@ def semgrep_binary() -> str:
     return found
 
 
-def command(targets: Sequence[str], rules: Path = RULES_DIR) -> list[str]:
+def jobs(targets: int) -> int:
+    """Files scanned at once: one per core this process may use, at most `MAX_JOBS`, at most `targets`."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_JOBS, targets))
+
+
+def memory_mb(job_count: int) -> int:
+    """The address-space limit of a run with `job_count` jobs."""
+    return MEMORY_BASE_MB + MEMORY_PER_JOB_MB * job_count
+
+
+def command(targets: Sequence[str], rules: Path = RULES_DIR, job_count: int = 1) -> list[str]:
     """The argv of one offline run over `targets` (relative paths, already checked repository paths)."""
     return [
-        semgrep_binary(), "scan", "--config", str(rules), "--json", "--quiet",
+        semgrep_binary(), "scan", "--config", str(rules), "--json", "--quiet", "-j", str(job_count),
         "--metrics=off", "--disable-version-check", "--no-rewrite-rule-ids", "--disable-nosem",
         "--no-git-ignore", "--oss-only", "--max-target-bytes", "0", "--timeout", str(PER_FILE_TIMEOUT),
         "--timeout-threshold", "0",
@@ -97,7 +128,9 @@ def _scan(files: Sequence[ChangedFile], ctx: CheckContext) -> Iterator[Finding |
     present = [p for p in wanted if (root / p).is_file()]  # absent, symlinked or over the cap: not written
     if not present:
         return
-    proc = ctx.run_tool(command(present), cwd=root, env=environment(ctx.workspace.home()))
+    job_count = jobs(len(present))
+    proc = ctx.run_tool(command(present, job_count=job_count), cwd=root,
+                        env=environment(ctx.workspace.home()), memory_mb=memory_mb(job_count))
     try:
         output = json.loads(proc.stdout.decode("utf-8", "replace") or "null")
     except json.JSONDecodeError:
