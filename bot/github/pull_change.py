@@ -37,10 +37,11 @@ from bot.github.contents import (
     FetchStats,
     RemoteReader,
 )
-from bot.log import Logger, get_logger, scrub
+from bot.log import Logger, add_sensitive, get_logger, scrub
 from checks.change import Change, ChangedFile, FileStatus, LineSet, ReadError, looks_binary
 from checks.diff import added_lines_by_diff, added_lines_from_patch, line_count
 from checks.finding import Skipped
+from checks.secrets.scanner import secrets_in_path
 
 #: re-exported: what callers imported from here before `bot.github.contents` held it
 __all__ = ["MAX_EXTRA_READS", "RAW", "READ_TIMEOUT", "ContentFetcher", "FetchOptions", "FetchStats",
@@ -140,6 +141,7 @@ async def build_change(
 
     jobs: list[asyncio.Task[None]] = []
     for entry in entries:
+        _hide_path_secrets(entry.filename, entry.previous_filename)
         status = STATUS.get(str(entry.status), FileStatus.MODIFIED)
         patch = entry.patch if isinstance(getattr(entry, "patch", None), str) else None
         file = ChangedFile(
@@ -172,6 +174,14 @@ async def build_change(
     return change
 
 
+def _hide_path_secrets(*paths: object) -> None:
+    """Register a key used as a file name (`bot.log.add_sensitive`) before the file is requested: its
+    contents URL holds the path, and httpx logs every request's URL at DEBUG."""
+    for path in paths:
+        if isinstance(path, str):
+            add_sensitive(*(hit.value for hit in secrets_in_path(path)))
+
+
 async def _prefetch(file: ChangedFile, fetcher: ContentFetcher, change: Change, reader: RemoteReader, *,
                     head_sha: str, base_sha: str, blob_sha: str | None, no_patch: bool, changes: int) -> None:
     head = await fetcher.fetch(file.path, head_sha, blob_sha)
@@ -184,6 +194,10 @@ async def _prefetch(file: ChangedFile, fetcher: ContentFetcher, change: Change, 
         if head.too_large:
             reader.remember_large("head", file.path, head)
             reason = mark_stream_only(file, head.size or 0) or reason
+        if reason and reason.startswith("not found"):
+            # the files API lists it at this head: a 404 means it could not be read, not that it is absent
+            # (so `fail_on_unscanned` counts it, `checks.change.could_hold_text`)
+            reason = f"could not be read: {reason}"
         if reason:
             # symlinks included: a link the PR adds is listed, not silently passed over
             change.skipped.append(Skipped(path=file.path, reason=reason))

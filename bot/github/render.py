@@ -14,6 +14,7 @@ Findings arrive already redacted by the checks; nothing here reads file contents
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -70,10 +71,26 @@ def check_title(check: str) -> str:
     return TITLES.get(check, check)
 
 
+#: C0/C1 controls, DEL and Unicode bidi/line controls (the set `prguard scan`'s text output escapes): in a
+#: file name a PR chooses they could reorder or hide what the run's summary shows
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """`text` with every unsafe character shown as `\\uXXXX`."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def _cell(text: str, limit: int = 200) -> str:
-    """Table-safe text: one line, pipes escaped, length bounded, registered secrets scrubbed."""
-    flat = " ".join(scrub(str(text)).split()).replace("|", "\\|")
+    """Table-safe text: one line, pipes escaped, control characters made visible, length bounded,
+    registered secrets scrubbed."""
+    flat = visible(" ".join(scrub(str(text)).split())).replace("|", "\\|")
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _path_cell(path: str) -> str:
+    """A path as a cell: every control character visible, even whitespace (`a\\u000ab.py`, not `a b.py`)."""
+    return _cell(visible(scrub(path)))
 
 
 def blob_link(blob_base: str, finding: Finding) -> str:
@@ -81,7 +98,8 @@ def blob_link(blob_base: str, finding: Finding) -> str:
     `metadata["commit"]`), to the file at that commit, where it still exists."""
     end = finding.end_line if finding.end_line and finding.end_line > finding.line else None
     anchor = "" if finding.file_level else f"#L{finding.line}" + (f"-L{end}" if end else "")
-    location = f"{finding.path} (whole file)" if finding.file_level else f"{finding.path}:{finding.line}"
+    shown = visible(finding.path)
+    location = f"{shown} (whole file)" if finding.file_level else f"{shown}:{finding.line}"
     if scrub(finding.path) != finding.path:  # a secret is part of the path: no link may carry it
         blob_base = ""
     commit = str(finding.metadata.get("commit") or "")
@@ -109,7 +127,7 @@ def annotation(finding: Finding, fail_on: Severity) -> dict[str, Any]:
     if finding.remediation:
         details.append(f"remediation: {finding.remediation}")
     return {
-        "path": finding.path,
+        "path": scrub(finding.path),  # a key used as a file name is redacted here too (`bot.log`)
         "start_line": start,
         "end_line": end,
         "annotation_level": annotation_level(finding, fail_on),
@@ -234,7 +252,7 @@ def report_for_result(
     if skipped:
         tail.append(f"### Not scanned ({len(skipped)})")
         for item in skipped[:100]:
-            tail.append(f"- `{_cell(item.path)}` — {_cell(item.reason)}")
+            tail.append(f"- `{_path_cell(item.path)}` — {_cell(item.reason)}")
         if len(skipped) > 100:
             tail.append(f"- … and {len(skipped) - 100} more")
         tail.append("")

@@ -25,6 +25,60 @@ def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
 _AnyTagLoader.add_multi_constructor("!", _any_tag)
 
 
+#: values a YAML file's aliases may add once expanded. Engines see the expanded tree: checkov spent minutes
+#: and its whole memory limit on a 1 KiB "billion laughs" manifest (nine levels of ten aliases), holding the
+#: job's four runs in progress. Ordinary anchors (a shared env block) add a few hundred.
+MAX_ALIAS_EXPANSION = 100_000
+
+
+class _Recursive(Exception):
+    """An alias inside its own anchor: a structure no engine can walk to the end."""
+
+
+def _alias_expansion(root: yaml.Node) -> int:
+    """How many values aliases add to `root` once every alias is copied out (memoised by node; PyYAML gives
+    every alias of an anchor the same node object). Raises `_Recursive` for an alias inside its anchor."""
+    expanded: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in active:
+            raise _Recursive
+        if key not in expanded:
+            active.add(key)
+            total = 1
+            if isinstance(node, yaml.SequenceNode):
+                total += sum(size(child) for child in node.value)
+            elif isinstance(node, yaml.MappingNode):
+                total += sum(size(k) + size(v) for k, v in node.value)
+            active.discard(key)
+            expanded[key] = total
+        return expanded[key]
+
+    return size(root) - len(expanded)
+
+
+def _load_bounded(text: str) -> str | None:
+    """Load every document of `text` (as `yaml.load_all` does); the reason it is refused, or None."""
+    loader = _AnyTagLoader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            try:
+                extra = _alias_expansion(node) if node is not None else 0
+            except _Recursive:
+                return f"recursive YAML alias in the document at line {node.start_mark.line + 1}"
+            if extra > MAX_ALIAS_EXPANSION:
+                line = node.start_mark.line + 1
+                return (f"YAML alias bomb at line {line}: aliases expand it by {extra} values "
+                        f"(more than {MAX_ALIAS_EXPANSION})")
+            loader.construct_document(node)
+    finally:
+        loader.dispose()
+    return None
+
+
 def parse_error(path: str, data: bytes) -> str | None:
     """A one-line reason why the YAML/JSON file `path` does not parse, or None when it does (or when it is
     not a YAML/JSON file)."""
@@ -37,8 +91,9 @@ def parse_error(path: str, data: bytes) -> str | None:
         if lower.endswith(".json"):
             json.loads(text)
         elif lower.endswith((".yml", ".yaml", ".template")):
-            for _ in yaml.load_all(text, Loader=_AnyTagLoader):  # a SafeLoader subclass
-                pass
+            return _load_bounded(text)  # a SafeLoader subclass
+    except RecursionError:
+        return "nested too deeply to parse"
     except json.JSONDecodeError as exc:
         return f"invalid JSON at line {exc.lineno}: {exc.msg}"
     except yaml.YAMLError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -13,6 +14,15 @@ from tests.github_double.auth import expires_at_text
 from tests.github_double.diff import compare, file_entry
 from tests.github_double.shapes import PERMISSIONS
 from tests.github_double.state import PullRequest, Repo, Submodule, Symlink
+
+
+class AnyPathConvertor(PathConvertor):
+    """A repository path as git allows it, newlines included (starlette's `path` stops at a newline)."""
+
+    regex = "[\\s\\S]*"
+
+
+register_url_convertor("anypath", AnyPathConvertor())
 
 MAX_FILES = 3000
 MAX_JSON_CONTENT = 1024 * 1024
@@ -197,6 +207,6 @@ ROUTES = [
     Route("/repos/{owner}/{repo}/pulls/{number:int}/files", list_pull_files, methods=["GET"]),
     Route("/repos/{owner}/{repo}/commits/{sha}/pulls", list_commit_pulls, methods=["GET"]),
     Route("/repos/{owner}/{repo}/contents", get_content, methods=["GET"]),
-    Route("/repos/{owner}/{repo}/contents/{path:path}", get_content, methods=["GET"]),
+    Route("/repos/{owner}/{repo}/contents/{path:anypath}", get_content, methods=["GET"]),
     Route("/repos/{owner}/{repo}/git/blobs/{sha}", get_blob, methods=["GET"]),
 ]
