@@ -154,6 +154,26 @@ class OsvEndpoint:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
+def pypi_versions(records: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Normalised PyPI name -> every version the advisories list for it (where requirements pick pins)."""
+    versions: dict[str, list[str]] = {}
+    for r in records:
+        for a in r.get("affected") or []:
+            name = normalise_name("PyPI", a["package"]["name"])
+            versions.setdefault(name, []).extend(a.get("versions") or [])
+    return versions
+
+
+def pip_audit_command(osv_url: str, requirement_files: list[Path], cache_dir: Path) -> list[str]:
+    """pip-audit over requirement files, nothing resolved or installed, against an OSV-shaped endpoint;
+    shared with bench/per_check.py."""
+    cmd = [str(Path(sys.executable).parent / "pip-audit"), "--no-deps", "--disable-pip", "-s", "osv",
+           "--osv-url", osv_url, "--progress-spinner", "off", "-f", "json", "--cache-dir", str(cache_dir)]
+    for path in requirement_files:
+        cmd += ["-r", str(path)]
+    return cmd
+
+
 def make_repo(root: Path, base: dict[str, str], head: dict[str, str]) -> Path:
     """A repository whose `main` holds `base` (or is one empty commit) and whose `feature` holds `head`."""
     root.mkdir(parents=True)
@@ -233,11 +253,7 @@ def main() -> int:
     index_file = tmp / "index" / "advisories.sqlite"
 
     # --- the PR: 2 requirements files + 3 package-lock.json, 2,000 packages, 10% bumped -----------------
-    versions: dict[str, list[str]] = {}
-    for r in pypi:
-        for a in r.get("affected") or []:
-            name = normalise_name("PyPI", a["package"]["name"])
-            versions.setdefault(name, []).extend(a.get("versions") or [])
+    versions = pypi_versions(pypi)
     py_names = sorted(versions)[: 2 * PY_PER_FILE]
     py_names += [f"benchlib-{i}" for i in range(2 * PY_PER_FILE - len(py_names))]
     rng.shuffle(py_names)
@@ -257,11 +273,7 @@ def main() -> int:
 
     # --- pip-audit on the same Python files, against a local OSV endpoint with the same records -----------
     endpoint = OsvEndpoint(pypi)
-    cmd = [str(Path(sys.executable).parent / "pip-audit"), "--no-deps", "--disable-pip", "-s", "osv",
-           "--osv-url", endpoint.url, "--progress-spinner", "off", "-f", "json",
-           "--cache-dir", str(tmp / "pa")]
-    for path in py_files:
-        cmd += ["-r", str(tmp / "py" / path)]
+    cmd = pip_audit_command(endpoint.url, [tmp / "py" / path for path in py_files], tmp / "pa")
     before, started = os.times(), time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HOME": str(tmp)})
     pa_s = time.perf_counter() - started

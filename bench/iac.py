@@ -114,15 +114,21 @@ def best(runs: int, fn: Callable[[], object]) -> float:
     return min(times)
 
 
-def plain(root: Path, home: Path) -> None:
+def plain_commands(root: Path, home: Path) -> list[tuple[list[str], dict[str, str], tuple[int, ...]]]:
+    """The plain engine runs over `root` (argv, environment, exit codes that mean "ran"): one checkov, one
+    zizmor. Shared with bench/per_check.py, which runs them under its own timer."""
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), **OFFLINE_ENV}
-    ck = subprocess.run([checkov_path(), "-d", ".", "--framework", *FRAMEWORKS, "-o", "json", "--compact",
-                         "--skip-download"], cwd=root, capture_output=True, env=env, check=False)
-    assert ck.returncode in (0, 1), ck.stderr[-400:]
     workflows = sorted(str(p.relative_to(root)) for p in (root / ".github" / "workflows").glob("*.yml"))
-    zz = subprocess.run([zizmor_path(), "--offline", "--no-config", "--format", "json", *workflows],
-                        cwd=root, capture_output=True, env=env, check=False)
-    assert zz.returncode in (0, 10, 11, 12, 13, 14), zz.stderr[-400:]
+    return [([checkov_path(), "-d", ".", "--framework", *FRAMEWORKS, "-o", "json", "--compact",
+              "--skip-download"], env, (0, 1)),
+            ([zizmor_path(), "--offline", "--no-config", "--format", "json", *workflows], env,
+             (0, 10, 11, 12, 13, 14))]
+
+
+def plain(root: Path, home: Path) -> None:
+    for argv, env, ok in plain_commands(root, home):
+        proc = subprocess.run(argv, cwd=root, capture_output=True, env=env, check=False)
+        assert proc.returncode in ok, proc.stderr[-400:]
 
 
 def main() -> int:

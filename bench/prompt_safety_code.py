@@ -77,6 +77,14 @@ def time_semgrep_part(files: dict[str, bytes]) -> tuple[float, int]:
     return time.perf_counter() - started, len(out)
 
 
+def plain_semgrep_command(paths: list[str], home: Path) -> tuple[list[str], dict[str, str]]:
+    """Plain `semgrep scan` of prguard's rules over `paths` (offline flags only) and its environment; shared
+    with bench/per_check.py."""
+    argv = [semgrep_binary(), "scan", "--config", str(RULES_DIR), "--json", "--quiet", "--metrics=off",
+            "--disable-version-check", *paths]
+    return argv, {"PATH": os.environ.get("PATH", ""), "HOME": str(home), **environment(home)}
+
+
 def time_plain(files: dict[str, bytes]) -> tuple[float, int]:
     root = Path(tempfile.mkdtemp(prefix="bench-semgrep-"))
     home = root / "home"
@@ -85,9 +93,7 @@ def time_plain(files: dict[str, bytes]) -> tuple[float, int]:
         for p, d in files.items():
             (root / p).parent.mkdir(parents=True, exist_ok=True)
             (root / p).write_bytes(d)
-        argv = [semgrep_binary(), "scan", "--config", str(RULES_DIR), "--json", "--quiet", "--metrics=off",
-                "--disable-version-check", *files]
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), **environment(home)}
+        argv, env = plain_semgrep_command(list(files), home)
         started = time.perf_counter()
         proc = subprocess.run(argv, cwd=root, env=env, capture_output=True, check=False)
         took = time.perf_counter() - started

@@ -133,6 +133,12 @@ class GitReader:
         return sorted({decode_path(name) for mode, kind, name in rows
                        if kind == b"blob" and mode.decode() not in (_SYMLINK_MODE, _GITLINK_MODE)})
 
+    def list_dir(self, side: Side, directory: str) -> list[str]:
+        """The names of the regular files directly in `directory` on `side` (one git call): the IaC check
+        reads a Terraform module's files with it instead of trying each usual name with its own call."""
+        prefix = directory.strip("/") + "/" if directory.strip("/") else ""
+        return [p[len(prefix):] for p in self.list_files(side, directory) if "/" not in p[len(prefix):]]
+
     # --- streaming (`checks.streaming`): the change's `Opener` -----------------------------------------
     def open(self, side: Side, path: str, max_bytes: int | None = None) -> BinaryIO | None:
         """A seekable binary file of `path` on `side`, without the size cap (`max_bytes` instead)."""

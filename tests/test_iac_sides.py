@@ -76,3 +76,16 @@ def test_a_dockerfile_flaw_the_base_had_is_not_new_after_an_unrelated_edit(tmp_p
     result = run_check(IacCheck(), change_from_git(repo.path, "main", head="HEAD"), timeout=150)
     assert result.error is None, result.error
     assert result.findings == [], [(f.rule_id, f.path) for f in result.findings]
+
+
+def test_a_variable_change_opening_a_resource_in_an_unusually_named_file_is_reported(tmp_path: Path) -> None:
+    """The module's files are listed from git (one call), not guessed from the usual names: `firewall.tf`
+    is materialized beside the changed `vars.tf`, so the variable's new value reaches its resource."""
+    rule = OPEN_SSH.replace('["0.0.0.0/0"]', "[var.cidr]")
+    repo = GitRepo.on_feature_branch(tmp_path / "repo", {
+        "net/firewall.tf": rule, "net/vars.tf": 'variable "cidr" {\n  default = "10.0.0.0/8"\n}\n'})
+    repo.commit({"net/vars.tf": 'variable "cidr" {\n  default = "0.0.0.0/0"\n}\n'}, "open it up")
+    result = run_check(IacCheck(), change_from_git(repo.path, "main", head="HEAD"), timeout=150)
+    assert result.error is None, result.error
+    opened = [f for f in result.findings if f.rule_id == "CKV_AWS_24"]
+    assert [(f.path, f.metadata.get("resource_path")) for f in opened] == [("net/vars.tf", "net/firewall.tf")]
