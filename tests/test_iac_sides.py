@@ -89,3 +89,20 @@ def test_a_variable_change_opening_a_resource_in_an_unusually_named_file_is_repo
     assert result.error is None, result.error
     opened = [f for f in result.findings if f.rule_id == "CKV_AWS_24"]
     assert [(f.path, f.metadata.get("resource_path")) for f in opened] == [("net/vars.tf", "net/firewall.tf")]
+
+
+def test_the_grammar_cache_made_at_install_is_seeded_into_each_runs_private_tmpdir(tmp_path: Path) -> None:
+    """checkov's HCL parser compiles its grammar into TMPDIR; every check has its own TMPDIR, so the cache
+    `prguard engines install` made is copied in (only lark's cache files, never anything else)."""
+    from checks.iac.engines import grammar_cache_dir, seed_grammar_cache
+
+    installed = sorted(p.name for p in grammar_cache_dir().glob(".lark_cache_*.tmp"))
+    assert installed, "`prguard engines install` leaves checkov's compiled Terraform grammar beside it"
+    source = tmp_path / "cache"
+    source.mkdir()
+    (source / ".lark_cache_root_abc_3_11.tmp").write_bytes(b"grammar")
+    (source / "other.tmp").write_bytes(b"not a grammar cache")
+    private = tmp_path / "home" / "tmp"
+    assert seed_grammar_cache(private, source) == 1
+    assert sorted(p.name for p in private.iterdir()) == [".lark_cache_root_abc_3_11.tmp"]
+    assert seed_grammar_cache(private, source) == 0  # already there: not copied again

@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from checks.iac.engines import (
     EngineMissing,
     checkov_home,
     checkov_path,
+    grammar_cache_dir,
     helm_shim_path,
     zizmor_path,
 )
@@ -65,7 +67,24 @@ def install(force: bool = False) -> int:
         venv.EnvBuilder(with_pip=True, clear=True).create(home)
         if not _pip(home, CHECKOV_REQUIREMENT) or not _report("checkov", str(binary)):
             return 2
+    if not any(grammar_cache_dir().glob(".lark_cache_*.tmp")):
+        warm_grammar_cache(binary)
     return 0 if install_helm(home) else 2
+
+
+def warm_grammar_cache(binary: Path) -> None:
+    """Run checkov once on a one-line Terraform file prguard writes, with TMPDIR in the engines' grammar
+    cache, so its HCL parser's compiled grammar is there for every scan (`seed_grammar_cache`)."""
+    cache = grammar_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "main.tf").write_text('resource "aws_s3_bucket" "b" {\n  bucket = "b"\n}\n')
+        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": tmp, "TMPDIR": str(cache),
+               "BC_SKIP_MAPPING": "TRUE", "SKIP_PACKAGE_UPDATE_CHECK": "true"}
+        subprocess.run([str(binary), "-d", tmp, "--framework", "terraform", "--quiet", "-o", "json",
+                        "--skip-download"], env=env, capture_output=True, timeout=300, check=False)
+    found = len(list(cache.glob(".lark_cache_*.tmp")))
+    print(f"checkov's Terraform grammar cache: {found} file(s) in {cache}")
 
 
 def _pip(home: Path, requirement: str) -> bool:

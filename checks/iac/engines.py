@@ -113,11 +113,45 @@ def zizmor_path() -> str:
     raise EngineMissing("zizmor is not installed: pip install 'zizmor>=1.32,<2'")
 
 
+#: where `prguard engines install` keeps the parser-grammar caches checkov's Terraform parser (lark) writes
+#: to the temporary directory on first use (see `seed_grammar_cache`)
+GRAMMAR_CACHE = "grammar-cache"
+_LARK_CACHE = ".lark_cache_*.tmp"
+
+
+def grammar_cache_dir() -> Path:
+    return checkov_home() / GRAMMAR_CACHE
+
+
+def seed_grammar_cache(tmpdir: Path, source: Path | None = None) -> int:
+    """Copy the grammar caches made at install time into an engine run's private TMPDIR; how many.
+
+    Why: lark (checkov's HCL parser) compiles its Terraform grammar and caches it in the temp directory.
+    Plain checkov finds it in /tmp from its previous run; prguard gives every check its own TMPDIR, so each
+    run compiled it again: ~0.8 s of a 3-4 s checkov run. The cache is a pickle, so it is only ever taken
+    from the engines' own directory, written by `prguard engines install` from checkov's grammar alone —
+    never from a TMPDIR an engine wrote while reading a change.
+    """
+    source = source or grammar_cache_dir()
+    copied = 0
+    try:
+        tmpdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for cached in source.glob(_LARK_CACHE):
+            target = tmpdir / cached.name
+            if not target.exists():
+                shutil.copyfile(cached, target)
+                copied += 1
+    except OSError:  # a missing or unreadable cache only costs the compile
+        return copied
+    return copied
+
+
 def run_engine(ctx: CheckContext, name: str, argv: list[str], *, cwd: Path, memory_mb: int,
                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
     """`ctx.run_tool` under the memory limit; a timeout names the engine, not the limit's wrapper."""
     if name == "checkov":
         env = {**_checkov_env(argv[0], ctx), **(env or {})}
+        seed_grammar_cache(ctx.workspace.home() / "tmp")
     try:
         return ctx.run_tool(argv, cwd=cwd, env=env, memory_mb=memory_mb)  # the limit: `checks.tools`
     except CheckTimeout as exc:
