@@ -264,6 +264,8 @@ def job_log(logs: list[Path]) -> tuple[Counter[str], Counter[str]]:
             elif event in ("job.reclaimed", "job.ownership_lost", "job.already_running", "job.failed",
                            "job.superseded", "job.dead_lettered", "worker.redis_error"):
                 incidents[event] += 1
+                if event == "job.failed":  # why: a failed job waits the visibility timeout for its retry
+                    incidents[f"job.failed ({record.get('feature')}: {str(record.get('error'))[:120]})"] += 1
     return jobs, incidents
 
 

@@ -87,7 +87,6 @@ def test_signed_pull_request_opened_is_queued_once_with_its_fields(
         "supersede_key": "codertocat/hello-world#2",
         "version": "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
         "version_order": "2019-05-15T15:20:33Z",
-        "version_before": "",
         "records_version": "1",
         "data.base_ref": "master",
         "data.base_sha": "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",

@@ -20,7 +20,7 @@ strings).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -76,15 +76,17 @@ class Envelope:
         }
 
     def to_fields(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "data":
+        """The stream entry's fields. Empty values (``""``, 0, False) are left out: `from_fields` reads them
+        back as empty, and the receiver's entry (event, delivery id, body) stays a few arguments long."""
+        out: dict[str, str] = {"feature": self.feature}
+        for name in _FIELD_NAMES:
+            value = getattr(self, name)
+            if name == "data":
                 out.update({f"{DATA_PREFIX}{k}": str(v) for k, v in value.items()})
-            elif isinstance(value, bool):
-                out[f.name] = "1" if value else ""
-            else:
-                out[f.name] = str(value)
+            elif value is True:
+                out[name] = "1"
+            elif value:
+                out[name] = value if isinstance(value, str) else str(value)
         return out
 
     @classmethod
@@ -109,7 +111,20 @@ class Envelope:
             else:
                 kwargs[name] = value
         kwargs.setdefault("feature", LEGACY_FEATURE)
+        if not kwargs.get("event") or not kwargs.get("delivery_id"):
+            raise KeyError("not an envelope: no event or delivery_id")
+        for name in _REQUIRED_TEXT:  # left out of the entry when empty (`to_fields`)
+            kwargs.setdefault(name, "")
+        for name in _REQUIRED_INT:
+            kwargs.setdefault(name, 0)
         return cls(**kwargs, data=MappingProxyType(data))
+
+
+#: the envelope's field names, once (`dataclasses.fields` builds them again on every call)
+_FIELD_NAMES = tuple(f.name for f in fields(Envelope) if f.name != "feature")
+_REQUIRED = [f for f in fields(Envelope) if f.default is MISSING and f.default_factory is MISSING]
+_REQUIRED_TEXT = tuple(f.name for f in _REQUIRED if f.type in ("str", str) and f.name != "feature")
+_REQUIRED_INT = tuple(f.name for f in _REQUIRED if f.type in ("int", int))
 
 
 def _text(value: str | bytes) -> str:
