@@ -139,6 +139,7 @@ def test_an_engine_gets_no_secret_a_private_home_and_a_memory_limit(
                         "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "NO_COLOR", "RUST_LOG", "BC_SKIP_MAPPING",
                         "SKIP_PACKAGE_UPDATE_CHECK", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "LOG_LEVEL",
                         "PYTHONDONTWRITEBYTECODE", "PRGUARD_HELM_REPORT", "PRGUARD_HELM_TIMEOUT",
+                            "CHECKOV_KUSTOMIZE_ALLOWED_REMOTE_PREFIXES",
                         *(k for k in env if k.startswith("SEMGREP_"))}, sorted(env)
     for private in ("HOME", "TMPDIR"):
         assert "prguard-check-" in env[private] and env[private] != os.environ.get(private), env[private]

@@ -23,7 +23,7 @@ import tempfile
 import venv
 from pathlib import Path
 
-from checks.iac import helm_shim
+from checks.iac import helm_shim, kustomize
 from checks.iac.engines import (
     CHECKOV_REQUIREMENT,
     HELM_SDK_REQUIREMENT,
@@ -181,7 +181,26 @@ def status() -> int:
         ok = False
     else:
         ok = _report_helm(str(shim)) and ok
+    _report_kustomize()
     return 0 if ok else 1
+
+
+def _report_kustomize() -> None:
+    """The kustomize renderer found on PATH; not a failure when absent (prguard cannot install it, and
+    kustomizations are then listed as not scanned)."""
+    command = kustomize.renderer()
+    if command is None:
+        print("kustomize: not found (kustomizations are not rendered: needs kubectl or kustomize on PATH)")
+        return
+    try:
+        out = subprocess.run([command[0], "version", "--client"] if command[1] == "kustomize"
+                             else [command[0], "version"], capture_output=True, text=True, timeout=60)
+        lines = out.stdout.splitlines() if out.returncode == 0 else []
+    except (OSError, subprocess.TimeoutExpired):
+        lines = []
+    found = [line.split(":", 1)[1].strip() for line in lines if line.startswith("Kustomize Version:")]
+    version = found[0] if found else (lines[0].strip() if lines else "version unknown")
+    print(f"kustomize: {version} (`{' '.join(command)}`: renders kustomizations offline)")
 
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from checks.base import Novelty
 from checks.change import ChangedFile, FileStatus, ReadError
 from checks.finding import Finding, Severity, Skipped
-from checks.iac import helm
+from checks.iac import helm, kustomize
 from checks.iac import sides as engines_over_sides
 from checks.iac.engines import DEFAULT_MEMORY_MB
 from checks.iac.kinds import CHECKOV_FRAMEWORK, ZIZMOR_KINDS, Kind, kind_of, maybe_iac, path_kind
@@ -54,10 +54,9 @@ _BASE_RESULT = "iac_base_result"  # the workspace attribute holding the base sid
 TERRAFORM_NEIGHBOURS = ("main.tf", "variables.tf", "vars.tf", "outputs.tf", "locals.tf", "providers.tf",
                         "versions.tf", "data.tf", "terraform.tf", "backend.tf", "terraform.tfvars",
                         "terraform.tfvars.json")
-_NOT_RENDERED = {  # Helm charts are rendered: `checks.iac.helm`
-    Kind.KUSTOMIZE: "kustomization: overlays are not rendered (remote bases would need the network); "
-                    "the manifests it lists are scanned as Kubernetes files when changed",
-}
+#: kinds listed as not scanned; Helm charts (`checks.iac.helm`) and kustomizations (`checks.iac.kustomize`)
+#: are rendered
+_NOT_RENDERED: dict[Kind, str] = {}
 #: kinds whose YAML/JSON text is checked to parse before an engine sees it
 _STRUCTURED = {Kind.KUBERNETES, Kind.CLOUDFORMATION, Kind.ARM, Kind.SERVERLESS, Kind.OPENAPI, Kind.WORKFLOW,
                Kind.ACTION, Kind.DEPENDABOT, Kind.TERRAFORM, Kind.TFVARS}
@@ -75,6 +74,8 @@ class _Plan:
     out: list[Finding | Skipped] = field(default_factory=list)
     #: charts holding changed files, rendered by checkov's helm framework (`checks.iac.helm`)
     charts: list[helm.Chart] = field(default_factory=list)
+    #: kustomizations using changed files, rendered with kubectl; their output is in `contents`
+    kustomize: kustomize.Plan | None = None
 
     @property
     def head(self) -> bool:
@@ -87,6 +88,8 @@ class _Plan:
             frameworks.add("terraform")
         if self.charts:
             frameworks.add("helm")
+        if self.kustomize is not None and self.kustomize.contents:
+            frameworks.add("kubernetes")  # the rendered objects (`checks.iac.kustomize`)
         neighbours = [p for d in sorted(self.tf_dirs) for p in _module_files(self.ctx, d)
                       if p not in self.contents]
         neighbours += [p for c in self.charts for p in c.files if p not in self.contents]
@@ -140,6 +143,7 @@ class IacCheck:
         out = plan.out
         ai_inputs: dict[str, bytes] = {}
         helm_paths: list[str] = []
+        kustomize_paths: list[str] = []
         for file in files:
             data = file.head_bytes()  # this run's side
             if data is None:
@@ -147,7 +151,9 @@ class IacCheck:
             kind = kind_of(file.path, data)
             if _ai_applies(file.path):
                 ai_inputs[file.path] = data
-            if kind is None:
+            if kustomize.may_use(file.path):
+                kustomize_paths.append(file.path)  # the kustomizations using it are rendered, below
+            if kind is None or kind is Kind.KUSTOMIZE:
                 continue
             if kind is Kind.HELM:
                 helm_paths.append(file.path)  # its whole chart is rendered, below
@@ -178,6 +184,14 @@ class IacCheck:
         if helm_paths:
             plan.charts, known = helm.plan(helm_paths, ctx, head)
             out += known
+        if kustomize_paths:
+            memory_mb = int(ctx.policy.options.get("memory_mb", DEFAULT_MEMORY_MB))
+            plan.kustomize, known = kustomize.plan(kustomize_paths, ctx, head, memory_mb)
+            out += known
+            if plan.kustomize is not None:
+                plan.contents.update(plan.kustomize.contents)
+                for path in plan.kustomize.inputs:  # patches, generator inputs: not whole manifests
+                    plan.for_checkov.pop(path, None)
         return plan
 
     def _scan(self, plans: list[_Plan]) -> list[list[Finding | Skipped]]:
@@ -197,6 +211,8 @@ class IacCheck:
                 items += _zizmor_items(result.zizmor, plan)
             if plan.charts:
                 items += helm.findings(result.checkov, plan.charts, plan.ctx, plan.head)
+            if plan.kustomize is not None:
+                items += kustomize.findings(result.checkov, plan.kustomize, plan.head)
             kept: list[Finding | Skipped] = []
             for item in items:
                 if isinstance(item, Finding):

@@ -10,6 +10,9 @@ here, so `prguard engines install` puts `helm-python-sdk` (Helm's Go SDK as a sh
 environment and a `helm` shim over it in that environment's `bin` (`checks/iac/helm_shim.py`); `run_engine`
 puts that `bin` first on checkov's PATH, and tells the shim where to record each chart's render
 (`helm_report_path`), since checkov only logs a chart that did not render.
+
+Kustomizations are rendered by prguard itself with the machine's `kubectl kustomize` (`checks.iac.kustomize`),
+under `KUSTOMIZE_OFFLINE_ENV`: dead proxies behind its refusal of remote references.
 """
 
 from __future__ import annotations
@@ -97,6 +100,18 @@ def _checkov_env(checkov: str, ctx: CheckContext) -> dict[str, str]:
             "PRGUARD_HELM_TIMEOUT": str(timeout)}
 
 
+#: a proxy nothing listens on: a renderer that tries the network fails at once instead of reaching it
+DEAD_PROXY = "http://127.0.0.1:9"
+#: environment of a kustomize render (`checks.iac.kustomize`), a second guard behind its refusing remote
+#: references: every proxy variable dead, git never prompting, checkov's own allowlist matching nothing
+KUSTOMIZE_OFFLINE_ENV = {
+    "HTTPS_PROXY": DEAD_PROXY, "HTTP_PROXY": DEAD_PROXY, "ALL_PROXY": DEAD_PROXY, "https_proxy": DEAD_PROXY,
+    "http_proxy": DEAD_PROXY, "all_proxy": DEAD_PROXY, "NO_PROXY": "", "no_proxy": "",
+    "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+    "CHECKOV_KUSTOMIZE_ALLOWED_REMOTE_PREFIXES": "none",
+}
+
+
 def zizmor_path() -> str:
     """`PRGUARD_ZIZMOR` (a path to a zizmor executable), else the one beside this interpreter, else PATH's."""
     explicit = os.environ.get("PRGUARD_ZIZMOR")
@@ -150,7 +165,9 @@ def run_engine(ctx: CheckContext, name: str, argv: list[str], *, cwd: Path, memo
                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
     """`ctx.run_tool` under the memory limit; a timeout names the engine, not the limit's wrapper."""
     if name == "checkov":
-        env = {**_checkov_env(argv[0], ctx), **(env or {})}
+        env = {**_checkov_env(argv[0], ctx), **(env or {}),
+               "CHECKOV_KUSTOMIZE_ALLOWED_REMOTE_PREFIXES": "none",  # checkov never fetches a remote base
+               **(KUSTOMIZE_OFFLINE_ENV if "kustomize" in argv else {})}
         seed_grammar_cache(ctx.workspace.home() / "tmp")
     try:
         return ctx.run_tool(argv, cwd=cwd, env=env, memory_mb=memory_mb)  # the limit: `checks.tools`
