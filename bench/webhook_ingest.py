@@ -243,7 +243,8 @@ def main() -> None:
         text = DOC.read_text()
         pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
         DOC.write_text(
-            pattern.sub(table + "\n", text) if pattern.search(text) else text + "\n" + table + "\n"
+            pattern.sub(lambda _m: table.rstrip("\n") + "\n\n", text) if pattern.search(text)
+            else text + "\n" + table + "\n"
         )
 
 
