@@ -26,6 +26,7 @@ import yaml
 from checks.finding import Severity
 from checks.paths import PathMatcher
 from checks.registry import check_names
+from checks.yaml_size import RecursiveAlias, TooLarge, expanded_size
 
 POLICY_PATH = ".github/prguard.yml"
 
@@ -144,28 +145,10 @@ def _line(node: yaml.Node | None) -> int | None:
 
 def _check_expanded_size(root: yaml.Node) -> None:
     """Reject alias bombs and recursive aliases: count nodes as if every alias were copied out."""
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(node: yaml.Node) -> int:
-        key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in active:
-            raise PolicyError("an alias refers to itself (recursive anchor)", _line(node))
-        active.add(key)
-        total = 1
-        if isinstance(node, yaml.SequenceNode):
-            total += sum(size(child) for child in node.value)
-        elif isinstance(node, yaml.MappingNode):
-            total += sum(size(k) + size(v) for k, v in node.value)
-        active.discard(key)
-        if total > MAX_NODES:
-            raise PolicyError(f"more than {MAX_NODES} values once aliases are expanded", _line(node))
-        sizes[key] = total
-        return total
-
-    size(root)
+    try:
+        expanded_size(root, MAX_NODES)
+    except (RecursiveAlias, TooLarge) as exc:
+        raise PolicyError(str(exc), _line(exc.node)) from None
 
 
 def _check_keys(node: yaml.Node, path: str = "") -> None:

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from checks.change import FileTooLarge, ReadError
-from checks.finding import Finding, Severity, Skipped, make_fingerprint
+from checks.finding import Finding, Skipped, make_fingerprint
 from checks.iac import checkov
 from checks.iac.engines import EngineMissing, checkov_path, helm_report_path, helm_shim_path
-from checks.iac.mapping import checkov_finding
+from checks.iac.mapping import checkov_finding, not_rendered
 
 if TYPE_CHECKING:
     from checks.context import CheckContext
@@ -261,21 +261,13 @@ def _finding(failure: checkov.CheckovFailure, chart: Chart) -> Finding:
 
 
 def _not_rendered(chart: Chart, reason: str, head: bool) -> list[Finding | Skipped]:
-    """A chart that did not render is never clean: a finding on each changed file of it (new when the
-    base rendered) and, on the head side, a skip with the reason."""
     shown = chart.directory or "the repository root"
-    out: list[Finding | Skipped] = []
-    for path in chart.changed:
-        out.append(Finding(
-            rule_id=RENDER_ERROR, severity=Severity.HIGH, path=path, line=0,
-            title="Could not render this Helm chart: it was not scanned",
-            message=f"could not render the Helm chart in {shown} offline: {reason}. Its manifests were not "
-                    "scanned.",
-            fingerprint=make_fingerprint(RENDER_ERROR, path, ""),
-            remediation="Fix the template so `helm template` succeeds, and vendor dependencies in charts/ "
-                        "(`helm dependency build`, then commit them): prguard never downloads them.",
-            metadata={"engine": "prguard", "chart": chart.directory or ".",
-                      "links": [f"{DOCS}#helm-charts"]}))
-        if head:
-            out.append(Skipped(path, f"Helm chart could not render: {reason}"))
-    return out
+    return not_rendered(
+        RENDER_ERROR, list(chart.changed), head,
+        title="Could not render this Helm chart: it was not scanned",
+        message=f"could not render the Helm chart in {shown} offline: {reason}. Its manifests were not "
+                "scanned.",
+        remediation="Fix the template so `helm template` succeeds, and vendor dependencies in charts/ "
+                    "(`helm dependency build`, then commit them): prguard never downloads them.",
+        skip_reason=f"Helm chart could not render: {reason}", fingerprint_extra="",
+        metadata={"chart": chart.directory or ".", "links": [f"{DOCS}#helm-charts"]})

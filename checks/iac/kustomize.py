@@ -41,9 +41,9 @@ import yaml
 
 from checks.change import FileTooLarge, ReadError, check_repo_path
 from checks.context import write_file
-from checks.finding import Finding, Severity, Skipped, make_fingerprint
+from checks.finding import Finding, Skipped, make_fingerprint
 from checks.iac.engines import KUSTOMIZE_OFFLINE_ENV
-from checks.iac.mapping import checkov_finding, unparsable
+from checks.iac.mapping import checkov_finding, not_rendered, unparsable
 from checks.tools import CheckTimeout
 
 if TYPE_CHECKING:
@@ -462,19 +462,13 @@ def _finding(failure: checkov.CheckovFailure, render: Render) -> Finding:
 
 
 def _not_rendered(render: Render, reason: str, head: bool) -> list[Finding | Skipped]:
-    """Never clean: a finding on each changed file that brought the kustomization in (new when the base
-    rendered) and, on the head side, a skip with the reason."""
-    out: list[Finding | Skipped] = []
-    for path in render.changed:
-        out.append(Finding(
-            rule_id=NOT_RENDERED, severity=Severity.HIGH, path=path, line=0,
-            title="Could not render this kustomization: it was not scanned",
-            message=f"could not render the kustomization {render.path} offline: {reason}. What it deploys "
-                    "was not scanned.",
-            fingerprint=make_fingerprint(NOT_RENDERED, path, render.path),
-            remediation="Make `kubectl kustomize` succeed on it from the repository alone: vendor remote "
-                        "bases into the repository (prguard never fetches them) and fix the errors.",
-            metadata={"engine": "prguard", "kustomization": render.path, "links": [f"{DOCS}#kustomize"]}))
-        if head:
-            out.append(Skipped(path, f"Kustomize overlay not rendered ({render.path}): {reason}"))
-    return out
+    return not_rendered(
+        NOT_RENDERED, list(render.changed), head,
+        title="Could not render this kustomization: it was not scanned",
+        message=f"could not render the kustomization {render.path} offline: {reason}. What it deploys was "
+                "not scanned.",
+        remediation="Make `kubectl kustomize` succeed on it from the repository alone: vendor remote bases "
+                    "into the repository (prguard never fetches them) and fix the errors.",
+        skip_reason=f"Kustomize overlay not rendered ({render.path}): {reason}",
+        fingerprint_extra=render.path,
+        metadata={"kustomization": render.path, "links": [f"{DOCS}#kustomize"]})

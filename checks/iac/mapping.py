@@ -88,3 +88,20 @@ def zizmor_finding(f: zizmor.ZizmorFinding) -> Finding:
 
 def with_severity(finding: Finding, severity: Severity) -> Finding:
     return dataclasses.replace(finding, severity=severity)
+
+
+def not_rendered(rule_id: str, changed: list[str], head: bool, *, title: str, message: str,
+                 remediation: str, skip_reason: str, fingerprint_extra: str,
+                 metadata: dict[str, object]) -> list[Finding | Skipped]:
+    """Something that had to be rendered first (a Helm chart, a kustomization) did not render: never clean.
+    A finding on each changed file that brought it in (new when the base rendered) and, on the head side, a
+    skip with the reason."""
+    out: list[Finding | Skipped] = []
+    for path in changed:
+        out.append(Finding(
+            rule_id=rule_id, severity=Severity.HIGH, path=path, line=0, title=title, message=message,
+            fingerprint=make_fingerprint(rule_id, path, fingerprint_extra), remediation=remediation,
+            metadata={"engine": "prguard", **metadata}))
+        if head:
+            out.append(Skipped(path, skip_reason))
+    return out

@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from checks.yaml_size import RecursiveAlias, expanded_size
+
 
 class _AnyTagLoader(yaml.SafeLoader):
     """Safe YAML that accepts CloudFormation's short-form tags (`!Ref`, `!Sub`, …) as plain values."""
@@ -31,34 +33,6 @@ _AnyTagLoader.add_multi_constructor("!", _any_tag)
 MAX_ALIAS_EXPANSION = 100_000
 
 
-class _Recursive(Exception):
-    """An alias inside its own anchor: a structure no engine can walk to the end."""
-
-
-def _alias_expansion(root: yaml.Node) -> int:
-    """How many values aliases add to `root` once every alias is copied out (memoised by node; PyYAML gives
-    every alias of an anchor the same node object). Raises `_Recursive` for an alias inside its anchor."""
-    expanded: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(node: yaml.Node) -> int:
-        key = id(node)
-        if key in active:
-            raise _Recursive
-        if key not in expanded:
-            active.add(key)
-            total = 1
-            if isinstance(node, yaml.SequenceNode):
-                total += sum(size(child) for child in node.value)
-            elif isinstance(node, yaml.MappingNode):
-                total += sum(size(k) + size(v) for k, v in node.value)
-            active.discard(key)
-            expanded[key] = total
-        return expanded[key]
-
-    return size(root) - len(expanded)
-
-
 def _load_bounded(text: str) -> str | None:
     """Load every document of `text` (as `yaml.load_all` does); the reason it is refused, or None."""
     loader = _AnyTagLoader(text)
@@ -66,9 +40,10 @@ def _load_bounded(text: str) -> str | None:
         while loader.check_node():
             node = loader.get_node()
             try:
-                extra = _alias_expansion(node) if node is not None else 0
-            except _Recursive:
+                total, distinct = expanded_size(node) if node is not None else (0, 0)
+            except RecursiveAlias:
                 return f"recursive YAML alias in the document at line {node.start_mark.line + 1}"
+            extra = total - distinct  # what aliases add: a large file without aliases is fine
             if extra > MAX_ALIAS_EXPANSION:
                 line = node.start_mark.line + 1
                 return (f"YAML alias bomb at line {line}: aliases expand it by {extra} values "
