@@ -125,11 +125,12 @@ def receiver_ms(log: Path) -> list[float]:
     return values
 
 
-def write_section(text: str) -> Path:
+def write_section(text: str, section: str = SECTION) -> Path:
+    """Replace the `section` heading's part of docs/BENCHMARKS.md with `text` (appended when missing)."""
     path = ROOT / "docs" / "BENCHMARKS.md"
     current = path.read_text() if path.exists() else "# Benchmarks\n"
     lines = current.splitlines(keepends=True)
-    start_i = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
+    start_i = next((i for i, line in enumerate(lines) if line.strip() == section), None)
     if start_i is None:
         updated = current.rstrip("\n") + "\n\n" + text
     else:

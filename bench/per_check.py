@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import dependencies as deps  # noqa: E402
 from bench import iac  # noqa: E402
+from bench.e2e_latency import write_section as replace_section  # noqa: E402
 from bench.prompt_safety_code import plain_semgrep_command  # noqa: E402
 from bench.secrets_throughput import prguard_cmd  # noqa: E402
 from checks import registry, tools  # noqa: E402
@@ -53,7 +54,6 @@ from tests.gitrepo import GitRepo  # noqa: E402
 from tests.secrets_keys import CASES, reseed  # noqa: E402
 
 SECTION = "## Per-check cost"
-DOC = ROOT / "docs" / "BENCHMARKS.md"
 BAD_RATIO = 1.5
 
 _RUNNER = """\
@@ -373,15 +373,7 @@ def write_section(table: str, splits: list[str], runs: int) -> None:
     extra = "".join(f"\nWhere the time goes (a ratio above {BAD_RATIO}x), one more run: {s}.\n"
                     for s in splits)
     text = f"{SECTION}\n\n{notes}\n{table}\n{why}{extra}"
-    current = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    lines = current.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        updated = "".join(lines[:start]) + text + ("\n" + "".join(lines[end:]) if end < len(lines) else "")
-    DOC.write_text(updated)
+    replace_section(text, SECTION)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from checks.prompt_safety.semgrep import runner as semgrep_runner
 from checks.signoff import rego
 from checks.tools import DEFAULT_MEMORY_MB
 from tests.gitrepo import GitRepo
+from tests.test_check_context import alive
 
 #: what the worker's environment holds and no engine may see: name -> value
 SECRETS = {
@@ -87,14 +88,6 @@ def script(path: Path, body: str) -> str:
     path.write_text(f"#!{sys.executable} -IS\n{body}")
     path.chmod(0o755)
     return str(path)
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state not in ("Z", "X")
 
 
 @pytest.fixture(autouse=True)
