@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
+#: C0/C1 controls, DEL and Unicode bidi/line controls: in a file name or message a PR chooses they could move
+#: a terminal's cursor, clear lines, or reorder text, hiding a finding from whoever reads the output
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """`text` with every unsafe character shown as a backslash-u escape (terminal, run summary, reply)."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
 
 def redact(secret: str) -> str:
     """`sk-p…(164 chars)`: enough for a developer to find the value, useless to anyone who reads the log.

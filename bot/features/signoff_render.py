@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.features.signoff_facts import Facts
-from bot.github.render import visible
 from bot.log import scrub
+from checks.redact import visible
 from checks.signoff.evidence import RuleOutcome
 from checks.signoff.records import SignOff
 
@@ -21,7 +21,7 @@ def neutral(text: Any) -> str:
 
 def cell(text: Any, limit: int = 200) -> str:
     """User text for one line of markdown: secrets scrubbed, inert (`neutral`), one line, control characters
-    shown as `\\uXXXX` (`bot.github.render.visible`: a terminal showing the comment is not redrawn), `|`
+    shown as `\\uXXXX` (`checks.redact.visible`: a terminal showing the comment is not redrawn), `|`
     escaped."""
     flat = visible(" ".join(neutral(scrub(str(text))).split())).replace("|", "\\|")
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -14,7 +14,6 @@ Findings arrive already redacted by the checks; nothing here reads file contents
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from bot.log import scrub
 from checks.change import could_hold_text
 from checks.engine import CheckResult
 from checks.finding import SEVERITY_ORDER, Finding, Severity
+from checks.redact import visible
 from checks.registry import TITLES
 from checks.signoff.findings import findings_block
 from checks.waivers import Waived, Waiver, apply, today_utc
@@ -69,16 +69,6 @@ class RunReport:
 
 def check_title(check: str) -> str:
     return TITLES.get(check, check)
-
-
-#: C0/C1 controls, DEL and Unicode bidi/line controls (the set `prguard scan`'s text output escapes): in a
-#: file name a PR chooses they could reorder or hide what the run's summary shows
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def visible(text: str) -> str:
-    """`text` with every unsafe character shown as `\\uXXXX`."""
-    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _cell(text: str, limit: int = 200) -> str:

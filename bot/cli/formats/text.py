@@ -7,7 +7,6 @@ NO_COLOR, decided by the caller), so piped output and files stay plain.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable
 from itertools import groupby
@@ -15,6 +14,7 @@ from itertools import groupby
 from bot.cli.formats.scan_report import ScanReport
 from bot.log import scrub
 from checks.finding import SEVERITY_ORDER, Finding, Severity
+from checks.redact import visible
 
 _RESET = "\033[0m"
 _STYLE = {
@@ -25,14 +25,9 @@ _STYLE = {
     Severity.INFO: "\033[2m",
 }
 _BOLD, _DIM = "\033[1m", "\033[2m"
-#: C0/C1 controls, DEL and Unicode bidi/line controls: in a file name a PR chooses, they could move the
-#: cursor, clear or recolour lines, or reorder text, hiding a finding from the person reading the terminal.
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
 def _safe(text: str) -> str:
     """Text a PR controls (paths, messages that quote them), with control characters made visible."""
-    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return visible(text)
 
 
 def _where(finding: Finding, report: ScanReport) -> str:
