@@ -8,7 +8,10 @@ per wrk thread, from a Lua script): each one is new work, answered 202 and queue
 (bench/ingest_reference.py) does only the HMAC check, a SET NX and an XADD, on uvicorn + uvloop + httptools +
 redis-py/hiredis like prguard. Both write to the same Redis under private key prefixes, deleted afterwards.
 
-    .venv/bin/python bench/webhook_ingest.py [--seconds 10] [--connections 16] [--no-write]
+    .venv/bin/python bench/webhook_ingest.py [--seconds 10] [--connections 16] [--rounds 3] [--no-write]
+
+Each receiver is measured `--rounds` times, alternating which goes first (the machine's load drifts); the
+table reports each one's median round and lists every round.
 
 Prints a markdown table and replaces the `## Webhook ingest` section of docs/BENCHMARKS.md.
 """
@@ -38,6 +41,8 @@ FIXTURE = ROOT / "tests" / "fixtures" / "webhooks" / "pull_request" / "opened.pa
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 SECTION = "## Webhook ingest"
 SECRET = "bench-ingest-secret"
+PRGUARD = "prguard serve"
+REFERENCE = "reference (HMAC + SET NX + XADD)"
 
 LUA = r"""
 local body = io.open(os.getenv("INGEST_BODY"), "rb"):read("*a")
@@ -176,6 +181,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measure each receiver this many times, alternating which goes first (median)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -183,12 +190,11 @@ def main() -> None:
     body = FIXTURE.read_bytes()
     signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     prefixes = [f"bench-ingest-{uuid.uuid4().hex[:8]}" for _ in range(2)]
-    results = []
+    results: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         body_file = workdir / "body.json"
         body_file.write_bytes(body)
-        port = free_port()
         env = {
             **os.environ,
             "GITHUB_WEBHOOK_SECRET": SECRET,
@@ -196,43 +202,25 @@ def main() -> None:
             "PRGUARD_REDIS_PREFIX": prefixes[0],
             "PRGUARD_LOG_LEVEL": "WARNING",
         }
-        results.append(
-            measure(
-                "prguard serve",
-                [sys.executable, "-m", "bot.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                env,
-                port,
-                args,
-                wrk,
-                body_file,
-                signature,
-                workdir,
-                f"{prefixes[0]}:jobs",
-            )
-        )
-        ref_port = free_port()
-        ref = [
-            sys.executable,
-            str(ROOT / "bench" / "ingest_reference.py"),
-            str(ref_port),
-            args.redis_url,
-            prefixes[1],
-            SECRET,
-        ]
-        results.append(
-            measure(
-                "reference (HMAC + SET NX + XADD)",
-                ref,
-                dict(os.environ),
-                ref_port,
-                args,
-                wrk,
-                body_file,
-                signature,
-                workdir,
-                f"{prefixes[1]}:jobs",
-            )
-        )
+
+        def prguard(port: int) -> tuple[list[str], dict[str, str], str]:
+            argv = [sys.executable, "-m", "bot.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)]
+            return argv, env, f"{prefixes[0]}:jobs"
+
+        def reference(port: int) -> tuple[list[str], dict[str, str], str]:
+            argv = [sys.executable, str(ROOT / "bench" / "ingest_reference.py"), str(port), args.redis_url,
+                    prefixes[1], SECRET]
+            return argv, dict(os.environ), f"{prefixes[1]}:jobs"
+
+        receivers = [(PRGUARD, prguard), (REFERENCE, reference)]
+        for round_no in range(args.rounds):
+            # alternate which goes first, so a drift in the machine's load favours neither
+            for name, make in receivers if round_no % 2 == 0 else receivers[::-1]:
+                port = free_port()
+                argv, proc_env, stream = make(port)
+                result = measure(name, argv, proc_env, port, args, wrk, body_file, signature, workdir, stream)
+                result["round"] = round_no + 1
+                results.append(result)
     db = redis.Redis.from_url(args.redis_url)
     for prefix in prefixes:
         for key in db.scan_iter(match=f"{prefix}*", count=10_000):
@@ -248,31 +236,47 @@ def main() -> None:
         )
 
 
+def median_of(results: list[dict], name: str) -> dict:
+    """The round of `name` with the median rate (its own p50/p99 go with it, so a row is one real run)."""
+    runs = sorted((r for r in results if r["name"] == name), key=lambda r: r["rate"])
+    return runs[(len(runs) - 1) // 2]
+
+
 def render(results: list[dict], args: argparse.Namespace) -> str:
     load = os.getloadavg()[0]
     lines = [
         SECTION,
         "",
         f"`.venv/bin/python bench/webhook_ingest.py --seconds {args.seconds} "
-        f"--connections {args.connections}` — "
+        f"--connections {args.connections} --rounds {args.rounds}` — "
         f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, one server process each, load average {load:.1f} at the end.",
         "wrk (1 thread, keep-alive) sends the real `pull_request` payload (~28 KB), signed, with a new "
-        "delivery id per request; both servers write to the same Redis. All share the machine's cores.",
+        "delivery id per request; both servers write to the same Redis. All share the machine's cores. "
+        f"Each receiver is measured {args.rounds} times, alternating which goes first; the first table is "
+        "each one's median round.",
         "",
         "| receiver | connections | requests | deliveries/s | p50 ms | p99 ms | statuses | queued |",
         "|---|---:|---:|---:|---:|---:|---|---:|",
     ]
-    for r in results:
+    medians = [median_of(results, PRGUARD), median_of(results, REFERENCE)]
+    for r in medians:
         statuses = ", ".join(f"{code}×{n}" for code, n in sorted(r["statuses"].items()))
         lines.append(
             f"| {r['name']} | {args.connections} | {r['requests']} | {r['rate']:.0f} | {r['p50_ms']:.2f} "
             f"| {r['p99_ms']:.2f} | {statuses} | {r['queued']} |"
         )
-    ratio = results[0]["rate"] / results[1]["rate"]
+    ratio = medians[0]["rate"] / medians[1]["rate"]
+    lines += ["", "Every round (deliveries/s, p99 ms):", "", "| round | prguard serve | reference | ratio |",
+              "|---:|---:|---:|---:|"]
+    for round_no in sorted({r["round"] for r in results}):
+        mine = next(r for r in results if r["round"] == round_no and r["name"] == PRGUARD)
+        ref = next(r for r in results if r["round"] == round_no and r["name"] == REFERENCE)
+        lines.append(f"| {round_no} | {mine['rate']:.0f} ({mine['p99_ms']:.1f}) | {ref['rate']:.0f} "
+                     f"({ref['p99_ms']:.1f}) | {mine['rate'] / ref['rate']:.2f}× |")
     lines += [
         "",
-        f"prguard answers **{ratio:.2f}×** the reference's deliveries per second in the same run. "
+        f"prguard answers **{ratio:.2f}×** the reference's deliveries per second (medians of the same run). "
         "`queued` counts stream entries written during the measured run (both queue one per delivery; "
         "prguard's workers route it to the features afterwards, off the receiver's clock).",
     ]

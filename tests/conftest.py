@@ -15,6 +15,9 @@ from redis.asyncio import Redis as AsyncRedis
 from tests import secrets_keys
 from tests.redis_server import RedisServer, delete_prefix, reachable
 
+# shared helpers that assert (pytest rewrites asserts only in test modules unless told)
+pytest.register_assert_rewrite("tests.bad_input_app", "tests.signoff_stack")
+
 #: Third-party data the tests read, kept in the repository (tests/fixtures/README.md names each source).
 FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
 #: GitHub's real webhook payloads: `FIXTURES / <event> / <action>.payload.json`.

@@ -20,7 +20,7 @@ import pytest
 from checks.engine import CheckResult, run_check
 from checks.finding import Finding, Severity
 from checks.git_change import change_from_git
-from checks.iac import IacCheck, kustomize
+from checks.iac import IacCheck, kustomize, kustomize_refs
 from checks.iac.engines import KUSTOMIZE_OFFLINE_ENV
 from checks.iac.mapping import PARSE_ERROR
 from tests.gitrepo import GitRepo
@@ -212,16 +212,17 @@ def test_references_are_read_as_kustomize_does() -> None:
            "patches": [{"path": "q.yaml"}, {"patch": "inline"}],
            "configMapGenerator": [{"name": "c", "files": ["key=conf/app.properties"], "envs": ["e.env"]}],
            "components": ["../comp"], "openapi": {"path": "schema.json"}}
-    assert sorted(kustomize._references(doc)) == sorted([
+    assert sorted(kustomize_refs.references(doc)) == sorted([
         ("resources", "../base"), ("resources", "a.yaml"), ("patchesStrategicMerge", "p.yaml"),
         ("patches", "q.yaml"), ("configMapGenerator", "conf/app.properties"), ("configMapGenerator", "e.env"),
         ("components", "../comp"), ("openapi", "schema.json")])
-    assert kustomize._join("app/overlays/prod", "../../base") == "app/base"
-    assert kustomize._join("app", "../../etc") is None and kustomize._join("app", "/etc") is None
+    assert kustomize_refs.join_ref("app/overlays/prod", "../../base") == "app/base"
+    assert kustomize_refs.join_ref("app", "../../etc") is None
+    assert kustomize_refs.join_ref("app", "/etc") is None
     for remote in (REMOTE, "git@github.com:org/repo.git", "github.com/org/repo/base?ref=v1",
                    "git::https://example.com/r.git", "ssh://git@example.com/r"):
-        assert kustomize._REMOTE.search(remote), remote
-    assert not kustomize._REMOTE.search("../base") and not kustomize._REMOTE.search("github/base")
+        assert kustomize_refs.REMOTE.search(remote), remote
+    assert not kustomize_refs.REMOTE.search("../base") and not kustomize_refs.REMOTE.search("github/base")
 
 
 @pytest.mark.timeout(120)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
+import orjson
 import pytest
 import redis
 
@@ -316,19 +317,46 @@ class ExplodingFeature:
         return []
 
 
-def test_a_deeply_nested_or_unroutable_signed_body_is_dropped_by_the_router_with_a_log_line(
+def test_a_signed_body_nested_too_deep_is_a_400_with_one_log_line(
     redis_url: str, redis_prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The receiver queues a signed delivery as it came (202); the worker routing it parses it. Whatever the
-    body holds, routing ends with one `webhook.unroutable` line and no traceback, and queues nothing."""
+    """A signed body nested past what the worker can parse (1,024 levels) is refused by the receiver, with
+    its `webhook.delivery` line, no traceback and nothing queued; 1,024 levels is still GitHub-shaped
+    enough to queue (the worker's parser takes it)."""
     caplog.set_level(logging.INFO)
-    deep = b'{"action": "opened", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
-    # near the interpreter's limit: whichever step meets it (parsing, or the action turned into text for the
-    # router or the log), it is an unroutable delivery
+    server = start_receiver(redis_url, redis_prefix)
+    try:
+        for delivery, depth in (("d-bomb", 100_000), ("d-1025", 1_024)):  # + the object around it
+            body = b'{"action": "opened", "x": ' + b"[" * depth + b"]" * depth + b"}"
+            reply = send(server.url, "pull_request", body, SECRET, delivery)
+            assert (reply.status_code, reply.json()) == (400, {"status": "malformed_json"}), delivery
+        truncated = fixture_body("pull_request", "opened")[:-2]
+        reply = send(server.url, "pull_request", truncated, SECRET, "d-truncated")
+        assert (reply.status_code, reply.json()) == (400, {"status": "malformed_json"})
+        just = b'{"action": "opened", "x": ' + b"[" * 1_023 + b"]" * 1_023 + b"}"
+        reply = send(server.url, "pull_request", just, SECRET, "d-1024")
+        assert (reply.status_code, reply.json()) == (202, {"status": "queued"})
+    finally:
+        server.stop()
+    lines = {line["delivery"]: line for line in records_of(caplog, "webhook.delivery")}
+    for delivery in ("d-bomb", "d-1025", "d-truncated"):
+        assert (lines[delivery]["status"], lines[delivery]["outcome"]) == (400, "malformed_json"), delivery
+    assert not [r for r in caplog.records if r.exc_info]
+    assert orjson.loads(just)["action"] == "opened", "the 1,024-deep body is one the worker can parse"
+
+
+def test_a_signed_body_no_feature_can_read_is_dropped_by_the_router_with_a_log_line(
+    redis_url: str, redis_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A valid JSON object the router cannot use is queued (202: the receiver does not route) and dropped by
+    the worker routing it: one `webhook.unroutable` line with the reason, no traceback, nothing queued."""
+    caplog.set_level(logging.INFO)
+    # near the interpreter's limit: whichever step meets it (the action turned into text for the router or
+    # the log), it is an unroutable delivery
     deep_action = b'{"action": ' + b"[" * 990 + b"]" * 990 + b"}"
     server = start_receiver(redis_url, redis_prefix)
     try:
-        for delivery, body in (("d-deep", deep), ("d-deep-action", deep_action),
+        for delivery, body in (("d-deep-action", deep_action),
                                ("d-bug", fixture_body("pull_request", "opened"))):
             reply = send(server.url, "pull_request", body, SECRET, delivery)
             assert (reply.status_code, reply.json()) == (202, {"status": "queued"}), delivery
@@ -336,12 +364,11 @@ def test_a_deeply_nested_or_unroutable_signed_body_is_dropped_by_the_router_with
         server.stop()
     db = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        assert route_queued_sync(redis_url, redis_prefix, Router([ExplodingFeature()])) == 3
+        assert route_queued_sync(redis_url, redis_prefix, Router([ExplodingFeature()])) == 2
         assert db.xlen(f"{redis_prefix}:jobs") == 0, "nothing queued for any feature, bodies deleted"
     finally:
         db.close()
     lines = {line["delivery"]: line for line in records_of(caplog, "webhook.unroutable")}
-    assert lines["d-deep"]["outcome"] == "malformed_json"
     assert lines["d-deep-action"]["outcome"] in ("malformed_json", "unexpected_payload")
     assert (lines["d-bug"]["outcome"], lines["d-bug"]["error"]) == ("unexpected_payload", "RuntimeError")
     assert not [r for r in caplog.records if r.exc_info]

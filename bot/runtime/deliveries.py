@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
+import simdjson
 
 from bot import metrics
 from bot.log import get_logger
@@ -59,6 +60,57 @@ def payload(body: str, form: bool) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _get(obj: Any, *path: str) -> Any:
+    """`obj[path[0]][path[1]]...` when each step is an object (a dict or simdjson's lazy `Object`) holding
+    it, and the value is a string or a number; else None. The payload is signed, but a log must not fail."""
+    for key in path:
+        try:
+            obj = obj.get(key)
+        except (AttributeError, TypeError):
+            return None
+    return obj if isinstance(obj, str | int) and not isinstance(obj, bool) else None
+
+
+def log_fields(data: Any) -> dict[str, Any]:
+    """The repository, PR number and head SHA a payload names (None where it names none), for the log."""
+    return {
+        "repo": _get(data, "repository", "full_name"),
+        "pr": _get(data, "pull_request", "number") or _get(data, "issue", "number") or _get(data, "number"),
+        "head_sha": _get(data, "pull_request", "head", "sha") or _get(data, "check_run", "head_sha")
+        or _get(data, "check_suite", "head_sha"),
+    }
+
+
+class Inspector:
+    """The receiver's look at a signed body before it is queued: is it a JSON object the worker will be able
+    to parse (`payload`: valid, nested at most 1,024 deep), and which repository, PR and head SHA does it
+    name (for the receiver's log line)?
+
+    Why simdjson: it validates a 28 KB payload and answers those three lookups in ~6 µs without building
+    Python objects; parsing it into dicts (orjson) cost the receiver ~80 µs under load, a third of a
+    delivery's CPU. Its depth limit is the same 1,024 levels as orjson's, so what passes here parses there.
+    One parser is reused (its buffer grows once); a document must be dropped before the next parse, so
+    nothing here awaits or keeps one.
+    """
+
+    def __init__(self) -> None:
+        self.parser = simdjson.Parser()
+
+    def inspect(self, body: bytes | bytearray, text: str, form: bool) -> dict[str, Any] | None:
+        """The log fields of a readable body; None when the worker could not parse it."""
+        if form:  # GitHub's legacy encoding, rare: parsed as the worker will parse it
+            data = payload(text, form=True)
+            return None if data is None else log_fields(data)
+        try:
+            doc = self.parser.parse(body)
+        except (ValueError, RuntimeError):  # malformed, or nested too deep
+            return None
+        try:
+            return log_fields(doc) if isinstance(doc, simdjson.Object) else None
+        finally:
+            del doc
 
 
 class DeliveryHandler:

@@ -198,7 +198,7 @@ class JobQueue:
         payload's previous head) breaks ties between pushes of the same second. Raises redis errors: the
         caller must then answer 5xx, never 2xx.
         """
-        keys, argv = self._enqueue_call(envelope)
+        keys, argv = self.enqueue_call(envelope)
         result = await self._enqueue(keys=keys, args=argv)
         return result is not None
 
@@ -209,7 +209,16 @@ class JobQueue:
             return [await self.enqueue(envelopes[0])]
         if isinstance(self.redis, RedisCluster):  # its pipelines refuse EVALSHA: concurrent calls instead
             return list(await asyncio.gather(*(self.enqueue(envelope) for envelope in envelopes)))
-        calls = [self._enqueue_call(envelope) for envelope in envelopes]
+        results = await self.run_enqueue_calls([self.enqueue_call(envelope) for envelope in envelopes])
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return [result is not None for result in results]
+
+    async def run_enqueue_calls(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """The enqueue script once per (keys, argv) of `enqueue_call`, pipelined: each call's reply (the entry
+        id, or None for a duplicate) or its own error. Raises what fails the whole round trip (connection,
+        timeout). Not on a cluster (its pipelines refuse EVALSHA)."""
         for attempt in range(2):
             # EVALSHA directly: redis-py's script pipelines ask SCRIPT EXISTS first, a second round trip
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -220,12 +229,9 @@ class JobQueue:
                 await self.redis.script_load(_ENQUEUE)  # a restarted or flushed Redis forgot it
                 continue
             break
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
-        return [result is not None for result in results]
+        return list(results)
 
-    def _enqueue_call(self, envelope: Envelope) -> tuple[list[str], list[Any]]:
+    def enqueue_call(self, envelope: Envelope) -> tuple[list[str], list[Any]]:
         mark = self.dedupe_mark(envelope.dedupe)
         records = envelope.records_version and bool(envelope.supersede_key and envelope.version)
         keys = [mark, self.stream, self.newest_key(envelope.supersede_key) if records else mark]

@@ -15,8 +15,10 @@ routes it to the features (`bot.runtime.deliveries`: parse, `bot.runtime.router`
       signature mismatch (HMAC-SHA256, raw)   -> 401, checked before anything is read of it
       no event or delivery header             -> 400
       ping / an event no feature handles      -> 200 {"status": "pong"} / {"status": "ignored"}
-      not UTF-8, or not a JSON object         -> 400 (the rest of a malformed body is found by the worker
-                                                 routing it: logged `webhook.unroutable`, never retried)
+      not UTF-8, not a JSON object, or nested -> 400 (validated here, without building Python objects, for
+      too deep to parse (1,024 levels)           that and the log line's repo, PR and head SHA:
+                                                 `deliveries.Inspector`; routing it is the worker's job: a
+                                                 payload no feature can read is logged `webhook.unroutable`)
       delivery id seen before                 -> 200 {"status": "duplicate"}, nothing queued
       relevant                                -> 202 {"status": "queued"}: one stream entry
       Redis unreachable                       -> 503, so GitHub shows the delivery failed (redeliverable)
@@ -54,6 +56,7 @@ from starlette.routing import Route
 from bot import metrics
 from bot.log import get_logger
 from bot.runtime import deliveries, redis_connect
+from bot.runtime.batcher import EnqueueBatcher
 from bot.runtime.envelope import Envelope
 from bot.runtime.queue import JobQueue, stale_connection_retry
 from bot.runtime.router import Router
@@ -242,19 +245,21 @@ def connect(redis_url: str) -> Redis:
                                  socket_timeout=3, retry=stale_connection_retry())
 
 
-async def _enqueue_confirmed(queue: JobQueue, envelopes: list[Envelope], answer_by: float) -> int:
-    """Queue a delivery's envelopes (one round trip); how many are on the stream because of this delivery
+async def _enqueue_confirmed(queue: JobQueue, batcher: EnqueueBatcher, envelopes: list[Envelope],
+                             answer_by: float) -> int:
+    """Queue a delivery's envelopes (one round trip, shared with the deliveries of the same loop turn:
+    `EnqueueBatcher`); how many are on the stream because of this delivery
     (queued now, or by its own earlier try), 0 when every dedupe key was seen before. Raises redis errors
     when that cannot be known in time (`CONFIRM_S`, and never after `answer_by`).
 
     Why: a Redis that stalls longer than the socket timeout still runs the enqueue script it was sent, so
     answering 503 at the timeout told GitHub "not queued" for a delivery that was. After a timeout the
-    enqueue is sent again on another connection for a while (the script is idempotent: it queues
-    nothing when the mark exists). Finding the mark then means this delivery's own first try queued it
+    enqueue is sent again, on its own, on another connection for a while (the script is idempotent: it
+    queues nothing when the mark exists). Finding the mark then means this delivery's own first try queued it
     (or an earlier delivery of the same id did): either way it is queued, and the answer is 202.
     """
     try:
-        return sum(await queue.enqueue_all(envelopes))
+        return sum(await batcher.enqueue_all(envelopes))
     except RedisTimeoutError as first:
         timed_out: Exception = first
     log.warning("webhook.redis_timeout", delivery=envelopes[0].delivery_id,
@@ -287,6 +292,8 @@ def create_app(settings: Settings, redis_client: Redis | None = None,
     owned = redis_client is None
     redis = redis_client or connect(settings.redis_url)
     queue = JobQueue.from_settings(redis, settings)
+    batcher = EnqueueBatcher(queue)
+    inspector = deliveries.Inspector()
     budget = BodyBudget(settings.webhook_body_budget)
     if router is None:
         from bot.features import router as default_router
@@ -349,11 +356,13 @@ def create_app(settings: Settings, redis_client: Redis | None = None,
         except UnicodeDecodeError:
             return answer(400, "malformed_json", error="not UTF-8")
         form = content_type.startswith("application/x-www-form-urlencoded")
-        if not form and not text.lstrip(" \t\r\n").startswith("{"):
-            return answer(400, "malformed_json", error="not a JSON object")
+        fields = inspector.inspect(body, text, form)
+        if fields is None:
+            return answer(400, "malformed_json", error="not a JSON object, or nested too deep")
+        ctx.update(fields)
         envelope = deliveries.envelope(event, delivery, text, form=form)
         try:  # the delivery's dedupe mark and its entry are written together, or neither
-            queued = await _enqueue_confirmed(queue, [envelope], answer_by)
+            queued = await _enqueue_confirmed(queue, batcher, [envelope], answer_by)
         except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
             return answer(503, "redis_unavailable", error=type(exc).__name__)
         if not queued:

@@ -26,25 +26,23 @@ render before anything runs, and the renderer runs with a dead proxy (`KUSTOMIZE
 A kustomization that does not render (remote reference, YAML error, kubectl's error, no renderer) is never
 clean: an `iac/kustomize-not-rendered` finding (new when the base rendered; not for a missing renderer,
 which is the machine's, not the change's) and, on the head side, a *not scanned* entry with the reason.
+
+The parts: `kustomize_refs` (what a kustomization names), `kustomize_find` (which kustomizations a change
+uses, and their closures), `kustomize_render` (the renderer subprocess); this module plans one side's
+renders and maps checkov's failures, and the renders that failed, back onto the changed files.
 """
 
 from __future__ import annotations
 
-import posixpath
-import re
-import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import yaml
-
-from checks.change import FileTooLarge, ReadError, check_repo_path
-from checks.context import write_file
 from checks.finding import Finding, Skipped, make_fingerprint
-from checks.iac.engines import KUSTOMIZE_OFFLINE_ENV
+from checks.iac.kustomize_find import Finder, Render
+from checks.iac.kustomize_refs import is_kustomization
+from checks.iac.kustomize_render import MISSING_RENDERER, render_into, renderer
 from checks.iac.mapping import checkov_finding, not_rendered, unparsable
-from checks.tools import CheckTimeout
 
 if TYPE_CHECKING:
     from checks.context import CheckContext
@@ -52,72 +50,8 @@ if TYPE_CHECKING:
 
 NOT_RENDERED = "iac/kustomize-not-rendered"
 DOCS = "docs/iac.md"
-#: where the rendered objects of each kustomization go in the engines' tree (`<dir>/<kustomization path>`)
-RENDER_DIR = "prguard-kustomize-render"
-NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 #: kustomizations one side renders; more are listed as not scanned
 MAX_RENDERS = 20
-#: files one kustomization may pull in (recursively); a bigger one is not rendered
-MAX_FILES = 2000
-#: how far above a changed file a kustomization is looked for (with a reader that lists directories; one
-#: that cannot, the GitHub contents reader, costs a request a name and directory: `PROBE_DEPTH`)
-MAX_DEPTH = 6
-PROBE_DEPTH = 3
-#: kustomizations looked at beside the nearest one (overlays of a changed base)
-MAX_SIBLINGS = 50
-#: bytes of rendered output one kustomization may produce
-MAX_OUTPUT = 16 * 1024 * 1024
-#: seconds one render may take
-RENDER_TIMEOUT = 60
-MISSING_RENDERER = "Kustomize overlay not rendered: needs kubectl or kustomize on PATH"
-
-_REMOTE = re.compile(r"^[a-z][a-z0-9+.-]*://|^git@|^git::|^(?:github|gitlab)\.com/|^bitbucket\.org/"
-                     r"|\?(?:.*&)?(?:ref|version|timeout|submodules)=", re.IGNORECASE)
-#: kubectl's log header (`E1202 17:20:37.859227 23574 run.go:72] "command failed" err=`): not the reason
-_KLOG = re.compile(r'^[EWIF]\d{4} [\d:.]+\s+\d+ \S+:\d+\] (?:"command failed" err=)?', re.MULTILINE)
-#: keys whose entries are kustomization directories or whole manifests
-_RESOURCE_KEYS = ("resources", "bases", "components", "crds")
-#: keys whose entries are files (or kustomization directories) that change what renders
-_PLUGIN_KEYS = ("generators", "transformers", "validators")
-
-
-@dataclass
-class Closure:
-    """What one kustomization uses on one side, read: repository path → bytes."""
-
-    files: dict[str, bytes] = field(default_factory=dict)
-    #: manifests listed directly under the root kustomization's `resources:` (covered by the plain scan)
-    direct: set[str] = field(default_factory=set)
-    #: files used otherwise than as whole manifests (patches, generator inputs): not scanned on their own
-    inputs: set[str] = field(default_factory=set)
-    problem: str = ""
-    #: the kustomization file that is not valid YAML, when that is the problem
-    unparsable: str = ""
-
-
-@dataclass
-class Render:
-    """One kustomization to render on this side: its file, the changed files that brought it in."""
-
-    path: str
-    changed: list[str] = field(default_factory=list)
-    closure: Closure = field(default_factory=Closure)
-    error: str = ""
-
-    @property
-    def directory(self) -> str:
-        return posixpath.dirname(self.path)
-
-    @property
-    def output_path(self) -> str:
-        return f"{RENDER_DIR}/{self.path}.rendered.yaml"
-
-    def reported_on(self) -> str:
-        """Where a failure of the render lands: the kustomization when changed, else a changed patch or
-        input, else the first changed file."""
-        def rank(path: str) -> tuple[int, str]:
-            return (0 if path == self.path else 1 if path in self.closure.inputs else 2, path)
-        return sorted(self.changed, key=rank)[0]
 
 
 @dataclass
@@ -129,10 +63,6 @@ class Plan:
     inputs: set[str] = field(default_factory=set)
 
 
-def is_kustomization(path: str) -> bool:
-    return posixpath.basename(path) in NAMES
-
-
 def may_use(path: str) -> bool:
     """Whether a changed file could be part of a kustomization (YAML/JSON, or the kustomization)."""
     if path.startswith(".github/"):
@@ -140,20 +70,11 @@ def may_use(path: str) -> bool:
     return is_kustomization(path) or path.lower().endswith((".yaml", ".yml", ".json"))
 
 
-def renderer() -> list[str] | None:
-    """The render command before the directory: `kubectl kustomize`, else `kustomize build`; None."""
-    kubectl = shutil.which("kubectl")
-    if kubectl:
-        return [kubectl, "kustomize"]
-    kustomize = shutil.which("kustomize")
-    return [kustomize, "build"] if kustomize else None
-
-
 def plan(paths: Sequence[str], ctx: CheckContext, head: bool,
          memory_mb: int) -> tuple[Plan | None, list[Finding | Skipped]]:
     """Find and render this side's kustomizations using `paths`; the plan (None: none) and what is already
     known (YAML errors, not rendered)."""
-    finder = _Finder(ctx)
+    finder = Finder(ctx)
     renders = finder.renders(paths)
     if not renders:
         return None, []
@@ -172,7 +93,8 @@ def plan(paths: Sequence[str], ctx: CheckContext, head: bool,
             out += unparsable(render.path, render.closure.problem, head)
             continue
         else:
-            render.error = render.closure.problem or _render(render, command, ctx, memory_mb, result)
+            render.error = render.closure.problem or render_into(render, command, ctx, memory_mb,
+                                                                 result.contents)
         if render.error:
             out += _not_rendered(render, render.error, head)
         result.renders.append(render)
@@ -199,248 +121,6 @@ def findings(run: checkov.CheckovRun | None, plan: Plan, head: bool) -> list[Fin
                     seen.add(finding.fingerprint)
                     out.append(finding)
     return out
-
-
-# --- finding the kustomizations ---------------------------------------------------------------------------
-class _Finder:
-    """Kustomizations on one side, read once each (directory listings and closures are cached)."""
-
-    def __init__(self, ctx: CheckContext) -> None:
-        self.ctx = ctx
-        self.lister = getattr(ctx.change.reader, "list_dir", None)
-        self.all_lister = getattr(ctx.change.reader, "list_files", None)
-        self._in_dir: dict[str, str | None] = {}
-        self._beside_cache: dict[str, list[str]] = {}
-        self._closures: dict[str, Closure] = {}
-
-    def renders(self, paths: Sequence[str]) -> list[Render]:
-        found: dict[str, Render] = {}
-        for path in paths:
-            for kpath in self._candidates(path):
-                closure = self.closure(kpath)
-                uses = path == kpath or (path in closure.files and path not in closure.direct)
-                if uses:
-                    found.setdefault(kpath, Render(kpath, closure=closure)).changed.append(path)
-        return [found[k] for k in sorted(found)]
-
-    def _candidates(self, path: str) -> list[str]:
-        """Kustomizations that may use `path`: its own, those above it, and those beside the nearest."""
-        out = [path] if is_kustomization(path) else []
-        directory = posixpath.dirname(path)
-        nearest = posixpath.dirname(path) if out else None
-        for _ in range(MAX_DEPTH if self.lister is not None else PROBE_DEPTH):
-            kpath = self.kustomization_in(directory)
-            if kpath is not None:
-                out.append(kpath)
-                nearest = directory if nearest is None else nearest
-            if not directory:
-                break
-            directory = posixpath.dirname(directory)
-        if nearest and self.all_lister is not None:
-            out += self._beside(posixpath.dirname(nearest))
-        return list(dict.fromkeys(out))
-
-    def _beside(self, directory: str) -> list[str]:
-        assert self.all_lister is not None
-        if directory not in self._beside_cache:
-            try:
-                listed = self.all_lister(self.ctx.side, directory)
-            except (OSError, ReadError):
-                listed = []
-            self._beside_cache[directory] = [p for p in listed if is_kustomization(p)][:MAX_SIBLINGS]
-        return self._beside_cache[directory]
-
-    def kustomization_in(self, directory: str) -> str | None:
-        """The kustomization file directly in `directory` on this side, or None."""
-        if directory in self._in_dir:
-            return self._in_dir[directory]
-        found: str | None = None
-        if self.lister is not None:
-            try:
-                names = set(self.lister(self.ctx.side, directory))
-                found = next((posixpath.join(directory, n) for n in NAMES if n in names), None)
-            except (OSError, ReadError):
-                found = self._probe(directory)
-        else:
-            found = self._probe(directory)
-        self._in_dir[directory] = found
-        return found
-
-    def _probe(self, directory: str) -> str | None:
-        for name in NAMES[:2]:  # `Kustomization` is rare; each name is a request to the contents API
-            path = posixpath.join(directory, name)
-            try:
-                if self.ctx.read(path) is not None:
-                    return path
-            except (ReadError, ValueError):
-                continue
-        return None
-
-    def closure(self, kpath: str) -> Closure:
-        if kpath not in self._closures:
-            self._closures[kpath] = self._follow(kpath)
-        return self._closures[kpath]
-
-    def _follow(self, root: str) -> Closure:
-        """Every local file `root` uses on this side, recursively; `problem` says why it cannot render
-        (the first reason; the references are still followed, so every changed file it uses is known)."""
-        out = Closure()
-        pending = [root]
-        visited: set[str] = set()
-        while pending:
-            kpath = pending.pop()
-            if kpath in visited:
-                continue
-            visited.add(kpath)
-            doc = self._kustomization(kpath, out)
-            if doc is None:
-                continue
-            directory = posixpath.dirname(kpath)
-            for key, ref in _references(doc):
-                target = _join(directory, ref)
-                if _REMOTE.search(ref):
-                    out.problem = out.problem or (
-                        f"{kpath} refers to a remote {key} entry `{ref}`: prguard renders kustomizations "
-                        "offline and never fetches remote bases")
-                    continue
-                if target is None:
-                    out.problem = out.problem or f"{kpath} refers to `{ref}`, outside the repository"
-                    continue
-                nested = self._nested(key, target, out)
-                if nested is not None:
-                    pending.append(nested)
-                elif target in out.files:
-                    if key in ("resources", "bases", "crds"):
-                        if kpath == root:
-                            out.direct.add(target)
-                    else:
-                        out.inputs.add(target)
-            if len(out.files) > MAX_FILES:
-                out.problem = out.problem or f"{root} uses more than {MAX_FILES} files"
-                break
-        return out
-
-    def _kustomization(self, kpath: str, out: Closure) -> dict[str, Any] | None:
-        """The parsed kustomization `kpath`, or None (the reason in `out.problem`)."""
-        data = self._read(kpath, out)
-        if data is None:
-            return None
-        try:
-            doc = yaml.safe_load(data.decode("utf-8-sig", "replace"))
-        except yaml.YAMLError as exc:
-            doc = exc
-        if doc is None:
-            return {}
-        if not isinstance(doc, dict):
-            shown = " ".join(str(doc).split())[:300] if isinstance(doc, Exception) else "not a mapping"
-            if not out.problem:
-                out.problem, out.unparsable = f"{kpath} is not a valid kustomization: {shown}", kpath
-            return None
-        if doc.get("helmCharts") or doc.get("helmChartInflationGenerator"):
-            out.problem = out.problem or (
-                f"{kpath} inflates Helm charts (`helmCharts`), which kustomize only does with --enable-helm "
-                "and may download")
-        return doc
-
-    def _nested(self, key: str, target: str, out: Closure) -> str | None:
-        """The kustomization at `target` when it is a directory holding one (read otherwise as a file)."""
-        looks_like_file = target.lower().endswith((".yaml", ".yml", ".json"))
-        if looks_like_file and self._read(target, out) is not None:
-            return None
-        if key in (*_RESOURCE_KEYS, *_PLUGIN_KEYS):
-            nested = self.kustomization_in(target)
-            if nested is not None:
-                return nested
-        if not looks_like_file:
-            self._read(target, out)  # absent, or a directory without a kustomization: the renderer says so
-        return None
-
-    def _read(self, path: str, out: Closure) -> bytes | None:
-        if path in out.files:
-            return out.files[path]
-        if not path:
-            return None
-        try:
-            data = self.ctx.read(path)
-        except FileTooLarge as exc:
-            out.problem = out.problem or str(exc)
-            return None
-        except (ReadError, ValueError) as exc:
-            out.problem = out.problem or f"could not read {path}: {exc}"
-            return None
-        if data is not None:
-            out.files[path] = data
-        return data
-
-
-def _join(directory: str, ref: str) -> str | None:
-    """`ref` relative to `directory` as a repository path; None when absolute or above the root."""
-    if ref.startswith("/") or "\\" in ref:
-        return None
-    joined = posixpath.normpath(posixpath.join(directory, ref))
-    if joined == ".." or joined.startswith("../"):
-        return None
-    if joined == ".":
-        return ""
-    try:
-        return check_repo_path(joined)
-    except ValueError:
-        return None
-
-
-def _references(doc: dict[str, Any]) -> Iterable[tuple[str, str]]:
-    """(key, path) of every file or directory a kustomization names (inline patches left out)."""
-    def paths(value: Any) -> list[str]:
-        items = value if isinstance(value, list) else [value]
-        return [v.strip() for v in items if isinstance(v, str) and v.strip() and "\n" not in v]
-
-    for key in (*_RESOURCE_KEYS, *_PLUGIN_KEYS, "patchesStrategicMerge", "configurations"):
-        for ref in paths(doc.get(key)):
-            yield key, ref
-    for key in ("patches", "patchesJson6902", "replacements"):
-        for entry in doc.get(key) or []:
-            if isinstance(entry, dict):
-                yield from ((key, p) for p in paths(entry.get("path")))
-            elif key == "patches":
-                yield from ((key, p) for p in paths(entry))
-    for key in ("configMapGenerator", "secretGenerator"):
-        for entry in doc.get(key) or []:
-            if not isinstance(entry, dict):
-                continue
-            for ref in [*paths(entry.get("files")), *paths(entry.get("envs")), *paths(entry.get("env"))]:
-                yield key, ref.split("=", 1)[1] if "=" in ref else ref
-    openapi = doc.get("openapi")
-    if isinstance(openapi, dict):
-        yield from (("openapi", p) for p in paths(openapi.get("path")))
-
-
-# --- rendering --------------------------------------------------------------------------------------------
-def _render(render: Render, command: list[str], ctx: CheckContext, memory_mb: int, result: Plan) -> str:
-    """Render into `result.contents`; "" when it rendered, else the reason."""
-    files = render.closure.files
-
-    def fill(root: Any) -> None:
-        for path, data in files.items():
-            write_file(root, path, data)
-
-    tree = ctx.workspace.tree(("kustomize", ctx.side, (render.path, *sorted(files))), fill)
-    target = str(tree / render.directory) if render.directory else str(tree)
-    timeout = min(float(RENDER_TIMEOUT), max(1.0, ctx.remaining()))
-    try:
-        done = ctx.run_tool([*command, target], cwd=tree, env=KUSTOMIZE_OFFLINE_ENV, timeout=timeout,
-                            memory_mb=memory_mb)
-    except CheckTimeout as exc:
-        return f"the render did not finish: {exc}"
-    except OSError as exc:
-        return f"the renderer could not run: {exc}"
-    if done.returncode != 0:
-        text = _KLOG.sub("", done.stderr.decode("utf-8", "replace").replace(str(tree) + "/", ""))
-        tail = " ".join(text.split())
-        return f"{' '.join(c.rsplit('/', 1)[-1] for c in command)} failed: {tail[:500] or 'no message'}"
-    if len(done.stdout) > MAX_OUTPUT:
-        return f"the rendered manifests are larger than {MAX_OUTPUT} bytes"
-    result.contents[render.output_path] = done.stdout
-    return ""
 
 
 # --- findings ---------------------------------------------------------------------------------------------
