@@ -94,7 +94,8 @@ async def _serve(settings: Settings, concurrency: int) -> int:
     from bot.features import Services, router
     from bot.github.client import GitHubApp
     from bot.runtime import redis_connect
-    from bot.runtime.queue import JobQueue, stale_connection_retry
+    from bot.runtime.queue import JobQueue
+    from bot.runtime.redis_connect import stale_connection_retry
     from bot.runtime.scheduler import PeriodicTask, Scheduler
     from bot.runtime.worker import Worker, consumer_name
 

@@ -53,19 +53,15 @@ Interface used by the receiver (bot/runtime/receiver.py) and the worker (bot/run
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
 from bot.log import get_logger
+from bot.runtime.entry import Entry, as_str
 from bot.runtime.envelope import Envelope
 
 if TYPE_CHECKING:
@@ -110,51 +106,6 @@ for i = 4, #ARGV do
 end
 return kept
 """
-
-
-def stale_connection_retry() -> Retry:
-    """The retry policy of prguard's Redis pools: once, at once, on a connection error only.
-
-    Pooled connections go stale whenever Redis restarts, fails over or closes idle clients (managed Redis
-    often does after 5 minutes); without this the first command on each stale connection failed — for the
-    receiver, a 503 that GitHub never redelivers by itself. Retrying the enqueue script is safe: if the
-    first try ran, the retry finds the delivery mark. Timeouts are not retried, so a hung Redis stays a
-    quick failure.
-    """
-    return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
-
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _lenient(value: Any) -> str:
-    return value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else str(value)
-
-
-@dataclass
-class Entry:
-    """One stream entry. `envelope` is None when the fields do not form one (dead-lettered unprocessed)."""
-
-    entry_id: str
-    fields: dict[str, str]
-    attempts: int = 1                    # deliveries so far, this one included (XPENDING times_delivered)
-    envelope: Envelope | None = field(default=None)
-
-    @classmethod
-    def parse(cls, entry_id: Any, raw: dict[Any, Any], attempts: int = 1) -> Entry:
-        """Never raises: one poison entry (say, bytes that are not UTF-8) must not take the other entries of
-        its batch down with it, or every later XAUTOCLAIM sweep, which returns it first, would fail too."""
-        try:
-            data = {_s(k): _s(v) for k, v in (raw or {}).items()}
-        except UnicodeDecodeError:
-            data = {_lenient(k): _lenient(v) for k, v in (raw or {}).items()}
-            return cls(_s(entry_id), data, attempts, None)
-        try:
-            envelope: Envelope | None = dataclasses.replace(Envelope.from_fields(data), attempt=attempts)
-        except (KeyError, TypeError, ValueError):
-            envelope = None
-        return cls(_s(entry_id), data, attempts, envelope)
 
 
 class JobQueue:
@@ -276,9 +227,9 @@ class JobQueue:
             cursor, items = reply[0], reply[1]
             claimed += [item for item in items if item[1] is not None]
             for lost in reply[2] if len(reply) > 2 else []:
-                log.error("queue.entry_lost", entry_id=_s(lost), stream=self.stream,
+                log.error("queue.entry_lost", entry_id=as_str(lost), stream=self.stream,
                           reason="trimmed by MAXLEN before it was processed")
-            if len(claimed) >= count or _s(cursor) == "0-0":
+            if len(claimed) >= count or as_str(cursor) == "0-0":
                 break
         if not claimed:
             return []
@@ -319,14 +270,14 @@ class JobQueue:
 
     async def last_error(self, entry_id: str) -> str | None:
         value = await self.redis.get(self._error_key(entry_id))
-        return None if value is None else _s(value)
+        return None if value is None else as_str(value)
 
     async def latest_version(self, envelope: Envelope) -> str | None:
         """The newest version recorded for the envelope's supersede key (None: never superseded/unknown)."""
         if not envelope.supersede_key:
             return None
         value = await self.redis.hget(self.newest_key(envelope.supersede_key), "sha")  # type: ignore[misc]
-        return None if value is None else _s(value)
+        return None if value is None else as_str(value)
 
     async def newer_version(self, envelope: Envelope, entry_id: str) -> str | None:
         """The version that supersedes `envelope` (queued as `entry_id`), or None while it is current.
@@ -342,13 +293,13 @@ class JobQueue:
             return None
         sha, recorded_by = await self.redis.hmget(  # type: ignore[misc]
             self.newest_key(envelope.supersede_key), ["sha", "entry"])
-        if sha is None or _s(sha) == envelope.version:
+        if sha is None or as_str(sha) == envelope.version:
             return None
         if not envelope.records_version and (
-            recorded_by is None or _stream_id(_s(recorded_by)) < _stream_id(entry_id)
+            recorded_by is None or _stream_id(as_str(recorded_by)) < _stream_id(entry_id)
         ):
             return None
-        return _s(sha)
+        return as_str(sha)
 
     async def heartbeat(self, consumer: str, entry_ids: list[str]) -> list[str]:
         """Reset the idle time of entries `consumer` still holds, so a long job is not reclaimed.
@@ -359,7 +310,7 @@ class JobQueue:
         if not entry_ids:
             return []
         kept = await self._touch(keys=[self.stream], args=[self.group, consumer, 0, *entry_ids])
-        return [_s(i) for i in kept or []]
+        return [as_str(i) for i in kept or []]
 
     async def owners(self, entry_ids: list[str]) -> dict[str, str]:
         """The consumer holding each of `entry_ids`; ids no longer pending (acked, or lost with a Redis that
@@ -370,8 +321,8 @@ class JobQueue:
             for entry_id in entry_ids:
                 pipe.xpending_range(self.stream, self.group, min=entry_id, max=entry_id, count=1)
             replies = await pipe.execute()
-        return {entry_id: _s(info[0]["consumer"]) for entry_id, info in zip(entry_ids, replies, strict=True)
-                if info}
+        return {entry_id: as_str(info[0]["consumer"])
+                for entry_id, info in zip(entry_ids, replies, strict=True) if info}
 
     async def hand_back(self, consumer: str, entry_ids: list[str]) -> list[str]:
         """Mark entries `consumer` holds as long idle, so any worker's next reclaim takes them at once
@@ -380,7 +331,7 @@ class JobQueue:
             return []
         year_ms = 365 * DAY * 1000
         kept = await self._touch(keys=[self.stream], args=[self.group, consumer, year_ms, *entry_ids])
-        return [_s(i) for i in kept or []]
+        return [as_str(i) for i in kept or []]
 
     async def remove_consumer(self, consumer: str) -> None:
         """Forget a stopping consumer when it holds nothing (keeps XINFO CONSUMERS short)."""
@@ -415,14 +366,14 @@ class JobQueue:
             groups = await self.redis.xinfo_groups(self.stream)
         except ResponseError:  # no stream yet
             return 0.0
-        group = next((g for g in groups if _s(g["name"]) == self.group), None)
+        group = next((g for g in groups if as_str(g["name"]) == self.group), None)
         if group is not None and int(group.get("pending") or 0):
             summary = await self.redis.xpending(self.stream, self.group)
-            oldest = _s(summary.get("min")) if summary.get("min") else None
+            oldest = as_str(summary.get("min")) if summary.get("min") else None
         if oldest is None:
-            after = _s(group["last-delivered-id"]) if group is not None else "0-0"
+            after = as_str(group["last-delivered-id"]) if group is not None else "0-0"
             unread = await self.redis.xrange(self.stream, min=f"({after}" if after != "0-0" else "-", count=1)
-            oldest = _s(unread[0][0]) if unread else None
+            oldest = as_str(unread[0][0]) if unread else None
         if oldest is None:
             return 0.0
         return max(0.0, time.time() - _stream_id(oldest)[0] / 1000)
@@ -433,7 +384,8 @@ class JobQueue:
             raw = await self.redis.xinfo_consumers(self.stream, self.group)
         except ResponseError:  # no stream or no group yet
             return []
-        return [{"name": _s(c["name"]), "pending": int(c["pending"]), "idle_ms": int(c["idle"])} for c in raw]
+        return [{"name": as_str(c["name"]), "pending": int(c["pending"]), "idle_ms": int(c["idle"])}
+                for c in raw]
 
 
 def _stream_id(entry_id: str) -> tuple[int, int]:

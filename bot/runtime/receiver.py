@@ -57,18 +57,14 @@ from bot import metrics
 from bot.log import get_logger
 from bot.runtime import deliveries, redis_connect
 from bot.runtime.batcher import EnqueueBatcher
+from bot.runtime.body import BodyBudget, BodyReader, ClientGone, Refused
 from bot.runtime.envelope import Envelope
-from bot.runtime.queue import JobQueue, stale_connection_retry
+from bot.runtime.queue import JobQueue
 from bot.runtime.router import Router
 from bot.settings import ConfigError, Settings
 
 log = get_logger("prguard.web")
 
-#: GitHub caps webhook payloads at 25 MB; anything larger is not from GitHub.
-MAX_BODY_BYTES = 25 * 1024 * 1024
-#: Bodies up to this size may use the budget's reserve (`BodyBudget`): nearly every real delivery is a few
-#: tens of KB, so a flood of large bodies cannot starve them.
-SMALL_BODY_BYTES = 1024 * 1024
 #: Characters of an unauthenticated header value that reach the log (`for_log`); GitHub's are under 40.
 LOG_HEADER_CHARS = 64
 #: An answer is due this many seconds after the request started, inside GitHub's 10: confirming an enqueue
@@ -79,50 +75,6 @@ ANSWER_WITHIN_S = 8.0
 CONFIRM_S = 3.0
 #: `Retry-After` of the 503 for a spent body budget: it frees as soon as the bodies in flight are handled.
 BUSY_RETRY_AFTER_S = 1
-
-
-class BodyBudget:
-    """The bytes of request bodies the process holds at once, across all requests.
-
-    Why: the signature can only be checked over the whole body, so the receiver must buffer up to 25 MB of
-    a client it has not authenticated yet; without a bound, 16 clients sending 24 MB each took the process
-    from 57 to 483 MB. A request takes its declared length before a byte is read (a chunked body takes its
-    bytes as they come) and gives it back when it is answered; a request that does not fit is refused at
-    once (503), never queued behind the others.
-
-    The last `reserve` bytes are only for bodies of at most `SMALL_BODY_BYTES`, so that large bodies (or a
-    flood of them, or large ones trickled to hold their share until the read deadline) leave room for the
-    small deliveries GitHub sends all day. Single-threaded: the event loop is its lock.
-    """
-
-    def __init__(self, total: int, reserve: int | None = None) -> None:
-        self.total = total
-        self.reserve = min(total // 4, max(0, total - MAX_BODY_BYTES)) if reserve is None else reserve
-        self.in_flight = 0
-
-    def take(self, size: int, small: bool) -> bool:
-        """Take `size` bytes if they fit (a large body may not dip into the reserve); on False, nothing."""
-        limit = self.total if small else self.total - self.reserve
-        if self.in_flight + size > limit:
-            return False
-        self.in_flight += size
-        return True
-
-    def give_back(self, size: int) -> None:
-        self.in_flight -= size
-
-
-class Refused(Exception):
-    """The body was not read to its end: answer `status` with `outcome` (and `Connection: close`)."""
-
-    def __init__(self, status: int, outcome: str) -> None:
-        super().__init__(status, outcome)
-        self.status = status
-        self.outcome = outcome
-
-
-class ClientGone(Exception):
-    """The client closed the connection before its body ended: an ordinary outcome, not a server error."""
 
 
 class Incoming:
@@ -165,56 +117,6 @@ class Answer:
         return orjson.loads(self.body)  # type: ignore[no-any-return]
 
 
-class BodyReader:
-    """One request's body, read under the process's `BodyBudget`, the 25 MB cap and a whole-body deadline.
-
-    `complete` says whether the body was read to its end; until it is, an answer must close the connection.
-    `release()` gives the budget back (when the delivery is answered: the body is held until then).
-    """
-
-    def __init__(self, request: Incoming, budget: BodyBudget, deadline_s: float,
-                 limit: int = MAX_BODY_BYTES) -> None:
-        self.request = request
-        self.budget = budget
-        self.deadline_s = deadline_s
-        self.limit = limit
-        self.taken = 0
-        declared = request.headers.get("content-length")
-        self.declared = int(declared) if declared is not None and declared.isdigit() else None
-        self.complete = self.declared == 0
-
-    async def read(self) -> bytearray:
-        """The raw body; else `Refused` (413 / 503 / 408) or `ClientGone`. Never reads past the cap."""
-        if self.declared is not None:
-            if self.declared > self.limit:
-                raise Refused(413, "too_large")
-            if not self.budget.take(self.declared, small=self.declared <= SMALL_BODY_BYTES):
-                raise Refused(503, "busy")
-            self.taken = self.declared
-        body = bytearray()
-        try:
-            async with asyncio.timeout(self.deadline_s):
-                while not self.complete:
-                    message = await self.request.receive()
-                    if message["type"] == "http.disconnect":
-                        raise ClientGone
-                    body += message.get("body", b"")
-                    self.complete = not message.get("more_body", False)
-                    if len(body) > self.limit:
-                        raise Refused(413, "too_large")
-                    if len(body) > self.taken:  # no Content-Length (chunked): take the bytes as they come
-                        if not self.budget.take(len(body) - self.taken, small=False):
-                            raise Refused(503, "busy")
-                        self.taken = len(body)
-        except TimeoutError:
-            raise Refused(408, "read_timeout") from None
-        return body
-
-    def release(self) -> None:
-        self.budget.give_back(self.taken)
-        self.taken = 0
-
-
 def signature_ok(secret: bytes, body: bytes | bytearray, header: str | None) -> bool:
     """`X-Hub-Signature-256: sha256=<hex>` over the raw bytes, compared in constant time."""
     if not header or not header.startswith("sha256="):
@@ -242,7 +144,7 @@ def connect(redis_url: str) -> Redis:
     otherwise the first delivery after Redis restarted or dropped idle clients got a 503.
     """
     return redis_connect.connect(redis_url, max_connections=64, wait=3, socket_connect_timeout=2,
-                                 socket_timeout=3, retry=stale_connection_retry())
+                                 socket_timeout=3, retry=redis_connect.stale_connection_retry())
 
 
 async def _enqueue_confirmed(queue: JobQueue, batcher: EnqueueBatcher, envelopes: list[Envelope],

@@ -18,7 +18,10 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 SENTINEL_SCHEMES = {"redis+sentinel": "redis", "rediss+sentinel": "rediss"}
@@ -92,3 +95,15 @@ def connect(url: str, *, max_connections: int = 64, wait: float | None = 3.0, so
                                                retry=retry, **common)
         return Redis.from_pool(pool)
     return Redis.from_url(url, max_connections=max_connections, retry=retry, **common)
+
+
+def stale_connection_retry() -> Retry:
+    """The retry policy of prguard's Redis pools: once, at once, on a connection error only.
+
+    Pooled connections go stale whenever Redis restarts, fails over or closes idle clients (managed Redis
+    often does after 5 minutes); without this the first command on each stale connection failed — for the
+    receiver, a 503 that GitHub never redelivers by itself. Retrying the enqueue script is safe: if the
+    first try ran, the retry finds the delivery mark. Timeouts are not retried, so a hung Redis stays a
+    quick failure.
+    """
+    return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))

@@ -62,8 +62,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot import metrics
 from bot.log import get_logger, scrub
+from bot.runtime.entry import Entry
 from bot.runtime.envelope import DELIVERY_FEATURE, Envelope, Handler
-from bot.runtime.queue import Entry, JobQueue
+from bot.runtime.queue import JobQueue
 
 log = get_logger("prguard.worker")
 
