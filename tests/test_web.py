@@ -377,8 +377,9 @@ def test_prguard_serve_logs_one_line_per_delivery_and_never_the_secret(
     ]
     # an authentic delivery's line names what it is about; nothing of an unauthenticated body is read
     head = fixture_payload("pull_request", "opened")["pull_request"]["head"]["sha"]
-    assert (deliveries[0]["repo"], deliveries[0]["pr"], deliveries[0]["head_sha"]) == (
-        "Codertocat/Hello-World", 2, head)
+    installation = fixture_payload("pull_request", "opened")["installation"]["id"]
+    assert [deliveries[0][k] for k in ("installation", "repo", "pr", "head_sha")] == [
+        installation, "Codertocat/Hello-World", 2, head]
     assert "repo" not in deliveries[1] and "Hello-World" not in json.dumps(deliveries[1])
 
 

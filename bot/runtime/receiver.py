@@ -28,7 +28,7 @@ An answer given before the body was read to its end carries `Connection: close`:
 bodies it refused, and a client must not keep a connection (one of PRGUARD_WEBHOOK_MAX_CONNECTIONS) busy by
 trickling the rest of one.
 
-One structured log line per delivery (`webhook.delivery`: event, delivery, repo, pr, head_sha, features,
+One structured log line per delivery (`webhook.delivery`: event, delivery, installation, repo, pr, head_sha,
 outcome, status, ms); never the body, and header values only as a bounded, escaped prefix (`for_log`): the
 headers are not covered by the signature. `prguard serve` (bot/cli/serve.py) runs this app under uvicorn
 with the connection bounds.
