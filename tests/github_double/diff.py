@@ -2,16 +2,21 @@
 
 The `patch` is a unified diff without the `---`/`+++` header, starting at the first `@@` hunk, as GitHub sends
 it; it is left out for binary files, empty diffs and diffs larger than the configured limit.
+
+`commit_diffs` memoises a comparison on the repository (`Repo.memo`), and each `FileDiff` its blob SHA and
+patch: the file list of a 3,000-file PR is asked for in 30 pages, and each page would otherwise sort both
+whole trees and diff every file again.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import quote
 
-from tests.github_double.state import Submodule, Tree, git_blob_sha
+from tests.github_double.state import Repo, Submodule, git_blob_sha
 
 NO_NEWLINE = "\\ No newline at end of file\n"
 
@@ -24,7 +29,7 @@ class FileDiff:
     base: bytes | None
     head: bytes | None
 
-    @property
+    @cached_property
     def sha(self) -> str | None:
         """GitHub gives the head blob's SHA (the base blob's for a removed file)."""
         data = self.head if self.head is not None else self.base
@@ -32,13 +37,31 @@ class FileDiff:
             return data.decode()  # a gitlink's "blob" is the submodule's commit
         return git_blob_sha(data) if data is not None else None
 
+    @cached_property
+    def patch_parts(self) -> tuple[str, int, int]:
+        """`make_patch` of the two sides, computed once (the file list and the PR's counts both need it)."""
+        return make_patch(self.base, self.head)
+
 
 def is_binary(data: bytes | None) -> bool:
     """Git's own heuristic: a NUL byte in the first 8000 bytes."""
     return data is not None and b"\x00" in data[:8000]
 
 
-def compare(base: Tree, head: Tree, renames: dict[str, str]) -> list[FileDiff]:
+def commit_diffs(
+    repo: Repo, base_sha: str | None, head_sha: str, renames: dict[str, str]
+) -> list[FileDiff]:
+    """`compare` of two commits' trees (`base_sha` None: the empty tree), memoised on the repository until a
+    commit changes. The `FileDiff`s are shared between calls: read them, never change them."""
+    key = ("compare", base_sha, head_sha, tuple(sorted(renames.items())))
+
+    def run() -> list[FileDiff]:
+        return compare(repo.tree(base_sha) if base_sha is not None else {}, repo.tree(head_sha), renames)
+
+    return list(repo.memo(key, run))
+
+
+def compare(base: Mapping[str, bytes], head: Mapping[str, bytes], renames: dict[str, str]) -> list[FileDiff]:
     """The changed files between two trees, sorted by name; `renames` maps new path -> old path."""
     renamed_from = {
         old: new for new, old in renames.items() if new in head and old in base and old not in head
@@ -113,7 +136,7 @@ def file_entry(diff: FileDiff, blob_base: str, api_base: str, head_sha: str, max
         entry["previous_filename"] = diff.previous_filename
     if is_binary(diff.base) or is_binary(diff.head):
         return entry
-    patch, additions, deletions = make_patch(diff.base, diff.head)
+    patch, additions, deletions = diff.patch_parts
     entry.update(additions=additions, deletions=deletions, changes=additions + deletions)
     if patch and len(patch.encode()) <= max_patch_bytes:
         entry["patch"] = patch

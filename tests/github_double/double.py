@@ -181,10 +181,7 @@ class GitHubDouble:
         with self.state.lock:
             repo = self.state.repo(full_name)
             sha = self._resolve(repo, ref or repo.default_branch)
-            value = data.encode() if isinstance(data, str) else data
-            repo.commits[sha].overlay[path] = value
-            if value is not None:
-                repo.add_blob(value)
+            repo.set_file(sha, path, data.encode() if isinstance(data, str) else data)
 
     def create_pull_request(
         self,

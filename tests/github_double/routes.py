@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from tests.github_double import api
 from tests.github_double.auth import expires_at_text
-from tests.github_double.diff import compare, file_entry
+from tests.github_double.diff import commit_diffs, file_entry
 from tests.github_double.shapes import PERMISSIONS
 from tests.github_double.state import PullRequest, Repo, Submodule, Symlink
 
@@ -90,7 +90,7 @@ async def get_pull(request: Request) -> Response:
     double = api.double_of(request)
     with double.state.lock:
         repo, pr = _pull(request)
-        diffs = compare(repo.tree(pr.base_sha), repo.tree(pr.head_sha), pr.renames)
+        diffs = commit_diffs(repo, pr.base_sha, pr.head_sha, pr.renames)
         entries = [file_entry(d, "", "", pr.head_sha, double.max_patch_bytes) for d in diffs]
         counts = (sum(e["additions"] for e in entries), sum(e["deletions"] for e in entries), len(entries))
         commits = len(repo.commits_between(pr.base_sha, pr.head_sha))
@@ -101,7 +101,7 @@ async def list_pull_files(request: Request) -> Response:
     double = api.double_of(request)
     with double.state.lock:
         repo, pr = _pull(request)
-        diffs = compare(repo.tree(pr.base_sha), repo.tree(pr.head_sha), pr.renames)[:MAX_FILES]
+        diffs = commit_diffs(repo, pr.base_sha, pr.head_sha, pr.renames)[:MAX_FILES]
         page, headers = api.paginate(request, diffs)
         web = f"{double.urls.web}/{repo.full_name}"
         repo_api = double.urls.repo_api(repo)

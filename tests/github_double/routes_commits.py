@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.github_double import api
-from tests.github_double.diff import compare, file_entry
+from tests.github_double.diff import commit_diffs, file_entry
 from tests.github_double.shapes import Urls, timestamp
 from tests.github_double.state import PullRequest, Repo
 
@@ -94,7 +94,7 @@ async def get_commit(request: Request) -> Response:
         parent = repo.commits[sha].parent
         # renames the repository's PRs declare (GitHub detects them): a renamed file is not wholly added
         renames = {new: old for pr in repo.pulls.values() for new, old in pr.renames.items()}
-        diffs = compare(repo.tree(parent) if parent else {}, repo.tree(sha), renames)[:MAX_COMMIT_FILES]
+        diffs = commit_diffs(repo, parent, sha, renames)[:MAX_COMMIT_FILES]
         web = f"{double.urls.web}/{repo.full_name}"
         files = [file_entry(d, web, double.urls.repo_api(repo), sha, double.max_patch_bytes) for d in diffs]
         page, headers = api.paginate(request, files, default=FILES_PER_PAGE, maximum=FILES_PER_PAGE)

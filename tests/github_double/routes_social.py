@@ -211,7 +211,7 @@ async def dismiss_review(request: Request) -> Response:
 
 
 async def request_reviewers(request: Request) -> Response:
-    from tests.github_double.diff import compare, file_entry
+    from tests.github_double.diff import commit_diffs, file_entry
 
     data = await _body(request)
     double = api.double_of(request)
@@ -228,7 +228,7 @@ async def request_reviewers(request: Request) -> Response:
         slot["teams"] += [t for t in (data.get("team_reviewers") or []) if t not in slot["teams"]]
         entries = [
             file_entry(d, "", "", pr.head_sha, double.max_patch_bytes)
-            for d in compare(repo.tree(pr.base_sha), repo.tree(pr.head_sha), pr.renames)
+            for d in commit_diffs(repo, pr.base_sha, pr.head_sha, pr.renames)
         ]
         counts = (sum(e["additions"] for e in entries), sum(e["deletions"] for e in entries), len(entries))
         shape = double.urls.pull_request(repo, pr, counts)
@@ -282,7 +282,7 @@ def _require_token(request: Request) -> None:
 
 async def compare_commits(request: Request) -> Response:
     """`GET /repos/{o}/{r}/compare/{base}...{head}`: the commits and files between two commits."""
-    from tests.github_double.diff import compare, file_entry
+    from tests.github_double.diff import commit_diffs, file_entry
     from tests.github_double.routes_commits import commit_shape
 
     double = api.double_of(request)
@@ -301,7 +301,7 @@ async def compare_commits(request: Request) -> Response:
         web = f"{double.urls.web}/{repo.full_name}"
         files = [
             file_entry(d, web, double.urls.repo_api(repo), head, double.max_patch_bytes)
-            for d in compare(repo.tree(merge_base), repo.tree(head), renames)
+            for d in commit_diffs(repo, merge_base, head, renames)
         ][:300]
         api_base = double.urls.repo_api(repo)
         status = "identical" if base == head else "ahead" if not behind else "diverged" if shas else "behind"

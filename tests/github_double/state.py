@@ -3,6 +3,12 @@
 Commits are overlays on a parent (a path mapped to bytes, or to None for a deletion), so a change made on a
 base branch after a PR exists is still seen through the head commit, as on GitHub. Everything here is guarded
 by one re-entrant lock: the test thread sets state up while the server thread answers requests.
+
+Materialised trees (and what is derived from them, e.g. a PR's file list) are memoised per repository: a PR
+of 3,000 files is read with 3,000 contents requests and 30 pages of its file list, and rebuilding the whole
+tree from the overlays for each one made the double's cost grow with the square of the PR's size. A commit
+never changes once made, except through `Repo.set_file` (what `GitHubDouble.set_content` uses), which drops
+every memo: so change an overlay only through it.
 """
 
 from __future__ import annotations
@@ -13,10 +19,16 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 Tree = dict[str, bytes]
+T = TypeVar("T")
+#: trees (and derived values) a repository keeps memoised, oldest dropped first: a few PRs' base and head
+#: trees, bounded so that a test walking hundreds of commits does not keep hundreds of trees alive
+MEMO_SIZE = 32
 
 
 class Symlink(bytes):
@@ -111,6 +123,10 @@ class Repo:
     blobs: dict[str, bytes] = field(default_factory=dict)
     pulls: dict[int, PullRequest] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
+    #: memoised trees by commit SHA, and values derived from trees (`memo`); see the module's docstring
+    _trees: dict[str, Tree] = field(default_factory=dict, repr=False, compare=False)
+    _memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def full_name(self) -> str:
@@ -129,22 +145,55 @@ class Repo:
                 return found[0]
         return None
 
-    def tree(self, sha: str) -> Tree:
-        """The full tree of a commit, materialised by applying overlays from the root commit up."""
+    def tree(self, sha: str) -> Mapping[str, bytes]:
+        """The full tree of a commit (read-only): its overlays applied from the root commit up, or from the
+        nearest ancestor whose tree is memoised."""
+        with self._memo_lock:
+            known = self._trees.get(sha)
+        if known is not None:
+            return MappingProxyType(known)
         chain: list[Commit] = []
         current: str | None = sha
+        start: Tree = {}
         while current is not None:
+            with self._memo_lock:
+                cached = self._trees.get(current)
+            if cached is not None:
+                start = cached
+                break
             commit = self.commits[current]
             chain.append(commit)
             current = commit.parent
-        tree: Tree = {}
+        tree: Tree = dict(start)
         for commit in reversed(chain):
             for path, data in commit.overlay.items():
                 if data is None:
                     tree.pop(path, None)
                 else:
                     tree[path] = data
-        return tree
+        with self._memo_lock:
+            _remember(self._trees, sha, tree)
+        return MappingProxyType(tree)
+
+    def memo(self, key: Any, compute: Callable[[], T]) -> T:
+        """`compute()`, memoised under `key` until a commit changes (`set_file`); the value is shared by every
+        caller, so it must be treated as read-only. `key` must name everything the value depends on."""
+        with self._memo_lock:
+            if key in self._memo:
+                return self._memo[key]
+        value = compute()
+        with self._memo_lock:
+            _remember(self._memo, key, value)
+        return value
+
+    def set_file(self, sha: str, path: str, data: bytes | None) -> None:
+        """Edit commit `sha` in place (None deletes `path`); its descendants see it too: memos are dropped."""
+        self.commits[sha].overlay[path] = data
+        if data is not None:
+            self.add_blob(data)
+        with self._memo_lock:
+            self._trees.clear()
+            self._memo.clear()
 
     def ancestry(self, sha: str) -> list[str]:
         """`sha` and its ancestors, newest first (commits here have at most one parent)."""
@@ -175,6 +224,13 @@ class Repo:
                 self.add_blob(data)
         self.commits[sha] = Commit(sha, parent, dict(overlay))
         return sha
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    """Keep `value`, dropping the oldest entries beyond `MEMO_SIZE`."""
+    memo[key] = value
+    while len(memo) > MEMO_SIZE:
+        del memo[next(iter(memo))]
 
 
 def _until(chain: list[str], stop: set[str]) -> list[str]:
