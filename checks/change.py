@@ -50,6 +50,14 @@ class FileTooLarge(ReadError):
         self.size = size
 
 
+def human_size(n: int) -> str:
+    """`3.2 MiB`, `1 MiB`, `512 KiB`, `900 bytes`: short enough for a one-line skip reason."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n} bytes"
+
+
 def check_repo_path(path: str) -> str:
     """`path` if it is a plain repository-relative path, else ValueError.
 

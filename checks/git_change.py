@@ -1,10 +1,11 @@
 """Build a `Change` from a local git repository: what `prguard scan` and the pre-commit hook look at.
 
-Everything here runs `git` locally (never the network) and reads files without following symlinks. Three
-heads are supported: the working tree (committed, uncommitted and untracked-but-not-ignored files), the index
-(`staged=True`, for pre-commit) and a commit (to scan a committed range in CI or a benchmark). The base is
-the merge-base of the head with the base ref, so a scan reports what the branch introduced, not what the
-default branch gained meanwhile.
+Everything here runs `git` locally (never the network, see `checks.git_run`) and reads working-tree files
+without following symlinks (`checks.worktree_files`). Three heads are supported: the working tree
+(committed, uncommitted and untracked-but-not-ignored files), the index (`staged=True`, for pre-commit) and
+a commit (to scan a committed range in CI or a benchmark). The base is the merge-base of the head with the
+base ref (`checks.git_refs`), so a scan reports what the branch introduced, not what the default branch
+gained meanwhile.
 
 Git is asked for everything in a few batched calls (one `diff --raw --numstat`, one `diff -U0`, one
 `cat-file --batch-check`, one `cat-file --batch` process for lazy contents), because one subprocess per file
@@ -19,8 +20,6 @@ import os
 import re
 import stat
 import subprocess
-import threading
-import weakref
 from collections.abc import Sequence
 
 from checks.change import (
@@ -31,6 +30,7 @@ from checks.change import (
     FileTooLarge,
     LineSet,
     Loader,
+    human_size,
     looks_binary,
 )
 from checks.diff import (
@@ -42,227 +42,23 @@ from checks.diff import (
     parse_raw_numstat,
 )
 from checks.finding import Skipped
-from checks.streaming import MODEL_SUFFIXES, stream_cap
-
-#: The id of git's empty tree: the base of the very first commit (pre-commit on a repository with no commits).
-EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-_ZERO = "0" * 40
-_SYMLINK_MODE = "120000"
-_GITLINK_MODE = "160000"
-# Options that make diff output independent of the user's git config (diff.noprefix, color.ui, external
-# diff drivers, textconv filters, diff.relative, diff.renames=copies, …).
-_DIFF_OPTS = (
-    "--no-ext-diff",
-    "--no-textconv",
-    "--no-color",
-    "--no-relative",
-    "--find-renames",
-    "--src-prefix=a/",
-    "--dst-prefix=b/",
-    "--ignore-submodules=none",
+from checks.git_reader import GitReader
+from checks.git_refs import default_base_ref, find_root, merge_base, merge_head, resolve_commit
+from checks.git_run import (
+    DIFF_OPTS,
+    EMPTY_TREE,
+    GITLINK_MODE,
+    SYMLINK_MODE,
+    ZERO_SHA,
+    BlobReader,
+    GitError,
+    blob_sizes,
+    git,
+    git_env,
+    try_git,
 )
-
-
-class GitError(Exception):
-    """The path is not a usable git repository, a ref does not exist, or git failed. One-line message."""
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["GIT_OPTIONAL_LOCKS"] = "0"  # never take index.lock to refresh stat info: a scan changes nothing
-    env["GIT_LITERAL_PATHSPECS"] = "1"  # file names are names, not glob patterns
-    env["LC_ALL"] = "C"
-    return env
-
-
-def git(root: str, *args: str, stdin: bytes | None = None) -> bytes:
-    """Run `git -C root args` and return stdout; a failure raises `GitError` with git's first error line."""
-    cmd = ["git", "-C", root, "-c", "core.quotepath=off", *args]
-    try:
-        proc = subprocess.run(cmd, input=stdin, capture_output=True, env=_env(), check=False)
-    except FileNotFoundError as exc:
-        raise GitError("git is not installed or not on PATH") from exc
-    if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
-        reason = lines[0].strip() if lines else f"exit status {proc.returncode}"
-        raise GitError(f"git {_subcommand(args)} failed: {reason}")
-    return proc.stdout
-
-
-def _subcommand(args: Sequence[str]) -> str:
-    """`diff` for `-c k=v -c k2=v2 diff …`: the command git ran, not the first option (`git -c failed`)."""
-    rest = list(args)
-    while len(rest) >= 2 and rest[0] == "-c":
-        rest = rest[2:]
-    return rest[0] if rest else "command"
-
-
-def _try_git(root: str, *args: str) -> str | None:
-    try:
-        return git(root, *args).decode().strip() or None
-    except GitError:
-        return None
-
-
-def find_root(path: str | os.PathLike[str]) -> str:
-    """The top-level directory of the repository holding `path`, with symlinks resolved."""
-    path = os.fspath(path)
-    if not os.path.isdir(path):
-        raise GitError(f"{path}: no such directory")
-    top = _try_git(path, "rev-parse", "--show-toplevel")
-    if top is None:
-        raise GitError(f"{path}: not a git repository (or a bare one)")
-    return os.path.realpath(top)
-
-
-def resolve_commit(root: str, ref: str) -> str:
-    sha = _try_git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
-    if sha is None:
-        raise GitError(f"unknown revision {ref!r}: no such branch, tag or commit")
-    return sha
-
-
-def default_base_ref(root: str) -> str:
-    """The default branch: `origin/HEAD`, else `main`, else `master` (else `origin/main`, `origin/master`)."""
-    target = _try_git(root, "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD")
-    candidates = [target] if target else []
-    candidates += [
-        "refs/heads/main",
-        "refs/heads/master",
-        "refs/remotes/origin/main",
-        "refs/remotes/origin/master",
-    ]
-    for ref in candidates:
-        if _try_git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"):
-            return ref.removeprefix("refs/heads/").removeprefix("refs/remotes/")
-    raise GitError(
-        "no default branch to compare with (origin/HEAD, main and master do not exist); use --base REF"
-    )
-
-
-def merge_base(root: str, a: str, b: str, *, names: tuple[str, str] | None = None) -> str:
-    """The merge-base of commits `a` and `b`; `names` (what the user typed) make the error readable."""
-    sha = _try_git(root, "merge-base", a, b)
-    if sha is None:
-        shown_a, shown_b = names or (a[:12], b[:12])
-        shallow = _try_git(root, "rev-parse", "--is-shallow-repository") == "true"
-        hint = "this is a shallow clone: fetch more history" if shallow else "unrelated histories"
-        raise GitError(f"{shown_a} and {shown_b} have no common ancestor ({hint}; or pass --base REF)")
-    return sha
-
-
-def read_at(root: str, rev: str, path: str, *, max_bytes: int | None = None) -> bytes | None:
-    """The bytes of `path` in commit `rev`, or None when it has no such file (used to read base policy).
-
-    Over `max_bytes` raises `FileTooLarge` before the blob is read: its size comes from `cat-file -s`, so a
-    200 MB file costs nothing.
-    """
-    size = _try_git(root, "cat-file", "-s", f"{rev}:{path}")
-    if size is None:
-        return None
-    if max_bytes is not None and int(size) > max_bytes:
-        raise FileTooLarge(f"{path}: {int(size)} bytes", int(size))
-    return git(root, "cat-file", "blob", f"{rev}:{path}")
-
-
-class BlobReader:
-    """One `git cat-file --batch` process shared by every lazy loader of a change (thread-safe).
-
-    It starts on first use and stops when the change is garbage collected (or at exit).
-    """
-
-    def __init__(self, root: str) -> None:
-        self._root = root
-        self._lock = threading.Lock()
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def read(self, sha: str) -> bytes:
-        with self._lock:
-            proc = self._start()
-            assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write(sha.encode() + b"\n")
-            proc.stdin.flush()
-            header = proc.stdout.readline().split()
-            if len(header) != 3:
-                raise GitError(
-                    f"the repository does not have the contents of object {sha[:12]} (a partial or shallow "
-                    "clone? fetch it with git fetch)"
-                )
-            data = proc.stdout.read(int(header[2]))
-            proc.stdout.read(1)  # the newline after each object
-            return data
-
-    def _start(self) -> subprocess.Popen[bytes]:
-        if self._proc is None:
-            self._proc = subprocess.Popen(
-                ["git", "-C", self._root, "cat-file", "--batch"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                env=_env(),
-            )
-            weakref.finalize(self, _stop, self._proc)
-        return self._proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    for stream in (proc.stdin, proc.stdout):
-        if stream:
-            stream.close()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def _blob_sizes(root: str, shas: Sequence[str]) -> dict[str, int]:
-    if not shas:
-        return {}
-    out = git(root, "cat-file", "--batch-check", stdin="".join(f"{s}\n" for s in shas).encode())
-    sizes: dict[str, int] = {}
-    for line in out.decode().splitlines():
-        parts = line.split()
-        if len(parts) == 3:
-            sizes[parts[0]] = int(parts[2])
-    return sizes
-
-
-def read_worktree_file(root: str, rel: str) -> bytes:
-    """Read a file under `root` without following a symlink anywhere on its path (`open_nofollow`)."""
-    fd = open_nofollow(root, rel)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise PermissionError(f"{rel}: not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            return fh.read()
-    finally:
-        os.close(fd)
-
-
-def open_nofollow(root: str, rel: str) -> int:
-    """A read-only descriptor for `root/rel`, opening each directory and the file with O_NOFOLLOW.
-
-    A symlink anywhere on the path fails with ELOOP (or ENOTDIR), so nothing outside what git tracks at
-    that path is ever read. The caller closes the descriptor.
-    """
-    parts = rel.split("/")
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        for part in parts[:-1]:
-            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-            os.close(fd)
-            fd = nxt
-        return os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0), dir_fd=fd)
-    finally:
-        os.close(fd)
-
-
-def human_size(n: int) -> str:
-    """`3.2 MiB`, `1 MiB`, `512 KiB`, `900 bytes`: short enough for a one-line skip reason."""
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.1f}".removesuffix(".0") + f" {unit}"
-    return f"{n} bytes"
+from checks.streaming import MODEL_SUFFIXES, stream_cap
+from checks.worktree_files import read_worktree_file
 
 
 class _Builder:
@@ -280,25 +76,27 @@ class _Builder:
 
     def diff(self, *args: str, paths: Sequence[str] = ()) -> bytes:
         pathspec = ["--", *paths] if paths else []
-        return git(self.root, *self.cfg, "diff", *_DIFF_OPTS, *args, *self.diff_args, *pathspec)
+        return git(self.root, *self.cfg, "diff", *DIFF_OPTS, *args, *self.diff_args, *pathspec)
 
     def build(self, untracked: bool) -> Change:
         entries = parse_raw_numstat(self.diff("--raw", "--numstat", "-z", "--no-abbrev"))
         worktree = self.head == "worktree"
-        sizes = {} if worktree else _blob_sizes(self.root, [e.new_sha for e in entries if e.new_sha != _ZERO])
+        sizes = {} if worktree else blob_sizes(
+            self.root, [e.new_sha for e in entries if e.new_sha != ZERO_SHA]
+        )
         kept: list[tuple[DiffEntry, int]] = []
         for e in entries:
             if e.status is FileStatus.REMOVED:
                 self.removed[e.path] = e
                 self._add(e, LineSet(), size=None)
                 continue
-            if e.new_mode == _GITLINK_MODE:
+            if e.new_mode == GITLINK_MODE:
                 self.skipped.append(Skipped(e.path, "submodule commit (its contents are not scanned)"))
                 continue
             size = self._worktree_size(e.path) if worktree else sizes.get(e.new_sha, 0)
             if worktree and size is None and os.path.islink(os.path.join(self.root, e.path)):
-                e.new_mode = _SYMLINK_MODE  # what is on disk now, whatever the index says
-            if e.new_mode == _SYMLINK_MODE:
+                e.new_mode = SYMLINK_MODE  # what is on disk now, whatever the index says
+            if e.new_mode == SYMLINK_MODE:
                 self._add(e, LineSet(), size=None, symlink=True)
             elif size is None:
                 self.skipped.append(Skipped(e.path, "not a regular file"))
@@ -311,8 +109,6 @@ class _Builder:
         if untracked:
             self._add_untracked({f.path for f in self.files} | {s.path for s in self.skipped})
         self.files.sort(key=lambda f: f.path)
-        from checks.git_reader import GitReader  # it builds on this module's git helpers
-
         reader = GitReader(self.root, self.base, self.head, self.reader, self.max)
         return Change(base=self.base, head=self.head, files=self.files, skipped=self.skipped,
                       reader=reader, max_file_bytes=self.max, streamable=self.streamable, opener=reader.open)
@@ -371,8 +167,8 @@ class _Builder:
         base_loader = None
         if (
             e.status is not FileStatus.ADDED
-            and e.old_sha != _ZERO
-            and e.old_mode not in (_SYMLINK_MODE, _GITLINK_MODE, "000000")
+            and e.old_sha != ZERO_SHA
+            and e.old_mode not in (SYMLINK_MODE, GITLINK_MODE, "000000")
         ):
             base_loader = self._blob_loader(e.old_sha)
         self.files.append(
@@ -411,7 +207,7 @@ class _Builder:
                 self.skipped.append(Skipped(path.rstrip("/"), "nested git repository (not scanned)"))
                 continue
             st = os.lstat(os.path.join(self.root, path))
-            entry = DiffEntry(FileStatus.ADDED, path, None, "000000", "100644", _ZERO, _ZERO, False, 0)
+            entry = DiffEntry(FileStatus.ADDED, path, None, "000000", "100644", ZERO_SHA, ZERO_SHA, False, 0)
             if path in known:  # removed from the index but still on disk: every line counts as added
                 self.files = [f for f in self.files if f.path != path]
                 old = self.removed.pop(path, None)
@@ -459,7 +255,7 @@ def _untracked(root: str) -> tuple[bytes, list[str]]:
     """`ls-files --others` output, and the directories git could not open: git only warns about those and
     leaves them out, so without this an unreadable directory's files would be silently absent."""
     cmd = ["git", "-C", root, "-c", "core.quotepath=off", "ls-files", "--others", "--exclude-standard", "-z"]
-    proc = subprocess.run(cmd, capture_output=True, env=_env(), check=False)
+    proc = subprocess.run(cmd, capture_output=True, env=git_env(), check=False)
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
         raise GitError(f"listing untracked files failed: {lines[0] if lines else proc.returncode}")
@@ -487,7 +283,7 @@ def change_from_git(
     if staged and head:
         raise GitError("--staged scans the index; it cannot be combined with a head commit")
     top = find_root(root)
-    head_sha = _try_git(top, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    head_sha = try_git(top, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
     if head_sha is None and not staged:
         raise GitError(f"{top}: the repository has no commits yet (--staged scans what is staged)")
     if staged:
@@ -498,7 +294,7 @@ def change_from_git(
         )
         base = base or head_sha or EMPTY_TREE
         change = _Builder(top, base, "index", ["--cached", base], max_file_bytes).build(untracked=False)
-        merging = _merge_head(top)
+        merging = merge_head(top)
         if merging:  # a merge commit introduces only what neither parent had (as `git diff --cc`)
             theirs = _Builder(top, merging, "index", ["--cached", merging], max_file_bytes).build(False)
             lines = {f.path: f.added_lines for f in theirs.files}
@@ -513,12 +309,7 @@ def change_from_git(
         base = merge_base(top, head_sha, base_commit, names=(head, ref))
         return _Builder(top, base, head_sha, [base, head_sha], max_file_bytes).build(untracked=False)
     base = merge_base(top, head_sha, base_commit, names=("HEAD", ref))
-    merging = _merge_head(top)
+    merging = merge_head(top)
     if merging:  # a merge in progress: what the other side brings is not this branch's change
-        base = _try_git(top, "merge-base", base_commit, head_sha, merging) or base
+        base = try_git(top, "merge-base", base_commit, head_sha, merging) or base
     return _Builder(top, base, "worktree", [base], max_file_bytes).build(untracked=True)
-
-
-def _merge_head(root: str) -> str | None:
-    """The commit being merged in when a merge is in progress (`git merge` stopped before committing)."""
-    return _try_git(root, "rev-parse", "--verify", "--quiet", "MERGE_HEAD^{commit}")

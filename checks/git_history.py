@@ -13,7 +13,7 @@ the `+` lines are kept.
   listed with the reason, after one `cat-file --batch-check` for their sizes. A text file marked binary in
   `.gitattributes` is read anyway (a `-diff` attribute must not hide a key), up to `MAX_FORCED_TEXT` files.
 - Every diff option that the user's git config could change is pinned (prefixes, colour, external diff
-  drivers, textconv filters, rename detection, inter-hunk context, signatures), as in `checks.git_change`.
+  drivers, textconv filters, rename detection, inter-hunk context, signatures), as in `checks.git_run`.
 """
 
 from __future__ import annotations
@@ -25,23 +25,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
-from checks.change import DEFAULT_MAX_FILE_BYTES, LineSet, looks_binary
+from checks.change import DEFAULT_MAX_FILE_BYTES, LineSet, human_size, looks_binary
 from checks.diff import decode_path, unquote
 from checks.finding import Skipped
-from checks.git_change import (
-    _DIFF_OPTS,
-    _GITLINK_MODE,
-    _SYMLINK_MODE,
-    _ZERO,
+from checks.git_refs import default_base_ref, merge_base, resolve_commit
+from checks.git_run import (
+    DIFF_OPTS,
+    GITLINK_MODE,
+    SYMLINK_MODE,
+    ZERO_SHA,
     BlobReader,
     GitError,
-    _blob_sizes,
-    _env,
-    default_base_ref,
+    blob_sizes,
     git,
-    human_size,
-    merge_base,
-    resolve_commit,
+    git_env,
 )
 from checks.history import (
     DEFAULT_MAX_COMMITS,
@@ -142,14 +139,14 @@ class _LogReader:
                "-c", "diff.interHunkContext=0", "-c", "log.showSignature=false", "-c", "log.showRoot=true"]
         cmd = ["git", "-C", self.root, "-c", "core.quotepath=off", *cfg, "log", "--stdin",
                "--no-walk=unsorted", "-m", "-p", "-U0", "--raw", "--no-abbrev", "--submodule=short",
-               *_DIFF_OPTS, "--format=%x00commit %H %P"]
+               *DIFF_OPTS, "--format=%x00commit %H %P"]
         parents: dict[str, tuple[str, ...]] = {}
         diffs: dict[str, list[_Diff]] = {}
         done: list[str] = []
         with tempfile.TemporaryFile() as errors:
             try:
                 proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
-                                        env=_env())
+                                        env=git_env())
             except FileNotFoundError as exc:
                 raise GitError("git is not installed or not on PATH") from exc
             assert proc.stdin is not None and proc.stdout is not None
@@ -251,11 +248,11 @@ class _LogReader:
             entries = [d.raw.get(path) for d in diffs]
             if any(e is None or e.new_sha == e.old_sha for e in entries):
                 continue  # unchanged against some parent (or a pure rename / mode change): nothing new
-            if raw.new_mode == _SYMLINK_MODE:
+            if raw.new_mode == SYMLINK_MODE:
                 self._note(sha, path, "symlink", "symbolic link (its target is not followed)")
-            elif raw.new_mode == _GITLINK_MODE:
+            elif raw.new_mode == GITLINK_MODE:
                 self._note(sha, path, "submodule", "submodule commit (its contents are not scanned)")
-            elif raw.new_mode not in _REGULAR or raw.new_sha == _ZERO:
+            elif raw.new_mode not in _REGULAR or raw.new_sha == ZERO_SHA:
                 continue
             elif path in first.added and all(path in d.added for d in diffs):
                 self._add(sha, path, raw, [d.added[path] for d in diffs])
@@ -285,7 +282,7 @@ class _LogReader:
     def _resolve_pending(self) -> None:
         if not self.pending:
             return
-        sizes = _blob_sizes(self.root, list(dict.fromkeys(p.raw.new_sha for p in self.pending)))
+        sizes = blob_sizes(self.root, list(dict.fromkeys(p.raw.new_sha for p in self.pending)))
         blobs = BlobReader(self.root)
         forced = 0
         for item in self.pending:
@@ -309,7 +306,7 @@ class _LogReader:
     def _forced_text(self, item: _Pending, blobs: BlobReader) -> None:
         """A text blob git called binary (`.gitattributes`): diffed again with `--text`."""
         raw = item.raw
-        if raw.old_sha == _ZERO or raw.old_mode not in _REGULAR:
+        if raw.old_sha == ZERO_SHA or raw.old_mode not in _REGULAR:
             data = blobs.read(raw.new_sha)
             text = data if data.endswith(b"\n") else data + b"\n"
             lines = LineSet.whole(text.count(b"\n"))

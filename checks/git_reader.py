@@ -16,24 +16,21 @@ import stat
 from typing import BinaryIO
 
 from checks import git_objects, streaming
-from checks.change import FileTooLarge, ReadError, Side
+from checks.change import FileTooLarge, ReadError, Side, human_size
 from checks.diff import decode_path
-from checks.git_change import (
-    _GITLINK_MODE,
-    _SYMLINK_MODE,
+from checks.git_refs import default_base_ref, merge_base, resolve_commit
+from checks.git_run import (
     EMPTY_TREE,
+    GITLINK_MODE,
+    SYMLINK_MODE,
     BlobReader,
     GitError,
-    _blob_sizes,
-    _env,
-    _try_git,
-    default_base_ref,
+    blob_sizes,
     git,
-    human_size,
-    merge_base,
-    open_nofollow,
-    resolve_commit,
+    git_env,
+    try_git,
 )
+from checks.worktree_files import open_nofollow
 
 
 def staged_policy_base(root: str, base_ref: str | None) -> str:
@@ -45,7 +42,7 @@ def staged_policy_base(root: str, base_ref: str | None) -> str:
     i.e. it is the default branch in all but name; otherwise the scan stops (exit 2) and asks for `--base`:
     guessing would let a branch commit choose its own gate.
     """
-    head = _try_git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    head = try_git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
     if head is None:
         return EMPTY_TREE
     if base_ref:
@@ -53,7 +50,7 @@ def staged_policy_base(root: str, base_ref: str | None) -> str:
     try:
         ref = default_base_ref(root)
     except GitError:
-        current = _try_git(root, "symbolic-ref", "--quiet", "HEAD")
+        current = try_git(root, "symbolic-ref", "--quiet", "HEAD")
         listed = git(root, "for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes").decode()
         branches = {b for b in listed.split() if not b.endswith("/HEAD")}
         if current and branches <= {current}:
@@ -104,7 +101,7 @@ class GitReader:
             meta, _, name = entry.partition(b"\t")
             mode, kind, sha, size = meta.split()
             if decode_path(name) == path:
-                if kind != b"blob" or mode.decode() in (_SYMLINK_MODE, _GITLINK_MODE):
+                if kind != b"blob" or mode.decode() in (SYMLINK_MODE, GITLINK_MODE):
                     return None
                 return sha.decode(), int(size)
         return None
@@ -131,7 +128,7 @@ class GitReader:
         except GitError as exc:
             raise ReadError(f"{directory}: {exc}") from None
         return sorted({decode_path(name) for mode, kind, name in rows
-                       if kind == b"blob" and mode.decode() not in (_SYMLINK_MODE, _GITLINK_MODE)})
+                       if kind == b"blob" and mode.decode() not in (SYMLINK_MODE, GITLINK_MODE)})
 
     def list_dir(self, side: Side, directory: str) -> list[str]:
         """The names of the regular files directly in `directory` on `side` (one git call): the IaC check
@@ -153,7 +150,7 @@ class GitReader:
                 found = self._tree_entry(self.head, path)
             if found is None:
                 return None
-            return streaming.spool_blob(self.root, found[0], path, found[1], max_bytes, _env(),
+            return streaming.spool_blob(self.root, found[0], path, found[1], max_bytes, git_env(),
                                         self._objects())
         except GitError as exc:
             raise ReadError(f"{path}: {exc}") from None
@@ -161,7 +158,7 @@ class GitReader:
     def _objects(self) -> str | None:
         """The object directory, for streaming blobs straight from it (`checks.git_objects`)."""
         if not hasattr(self, "_objects_dir"):
-            found = _try_git(self.root, "rev-parse", "--git-path", "objects")
+            found = try_git(self.root, "rev-parse", "--git-path", "objects")
             self._objects_dir = git_objects.objects_dir(self.root, found) if found else None
         return self._objects_dir
 
@@ -193,9 +190,9 @@ class GitReader:
         if "0" not in stages:
             raise ReadError(f"{path}: unmerged in the index (resolve the conflict first)")
         mode, sha = stages["0"]
-        if mode in (_SYMLINK_MODE, _GITLINK_MODE):
+        if mode in (SYMLINK_MODE, GITLINK_MODE):
             return None
-        return sha, _blob_sizes(self.root, [sha]).get(sha, 0)
+        return sha, blob_sizes(self.root, [sha]).get(sha, 0)
 
     def _index(self, path: str) -> bytes | None:
         out = git(self.root, "ls-files", "-s", "-z", "--", path)
@@ -210,9 +207,9 @@ class GitReader:
         if "0" not in stages:
             raise ReadError(f"{path}: unmerged in the index (resolve the conflict first)")
         mode, sha = stages["0"]
-        if mode in (_SYMLINK_MODE, _GITLINK_MODE):
+        if mode in (SYMLINK_MODE, GITLINK_MODE):
             return None
-        return self._blob(path, sha, _blob_sizes(self.root, [sha]).get(sha, 0))
+        return self._blob(path, sha, blob_sizes(self.root, [sha]).get(sha, 0))
 
     def _blob(self, path: str, sha: str, size: int) -> bytes:
         if size > self.max:

@@ -5,7 +5,7 @@ wrong for a 200 MB model or a 100 MB JSONL corpus, which must still be scanned. 
 change as *stream-only* (`Change.streamable`, `ChangedFile.stream_only`): checks that declare `streams = True`
 get them, and read them with `CheckContext.open`, which hands back a seekable binary file:
 
-- a working-tree file is opened without following any symlink (`checks.git_change.open_nofollow`) and read
+- a working-tree file is opened without following any symlink (`checks.worktree_files.open_nofollow`) and read
   in place;
 - a blob of a commit or of the index is copied into an anonymous temporary file (disk, not memory: zip
   readers need to seek): inflated from the object store in 1 MiB steps (`checks.git_objects`), or, for a
@@ -27,7 +27,7 @@ import tempfile
 from typing import BinaryIO
 
 from checks import git_objects
-from checks.change import FileTooLarge
+from checks.change import FileTooLarge, human_size
 
 #: What a model artifact may weigh and still be streamed through a scan (2 GiB).
 MODEL_STREAM_MAX_BYTES = 2 * 1024**3
@@ -52,8 +52,6 @@ def stream_cap(path: str) -> int:
 
 
 def too_large(path: str, size: int, cap: int) -> FileTooLarge:
-    from checks.git_change import human_size  # git_change imports this module's callers
-
     return FileTooLarge(f"{path}: larger than the {human_size(cap)} stream cap ({human_size(size)})", size)
 
 

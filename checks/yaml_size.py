@@ -3,7 +3,7 @@
 PyYAML composes an alias as the very node object of its anchor, so a 1 KiB document of nine levels of ten
 aliases composes cheaply but expands to a billion values in whatever walks it (checkov did, for minutes, up to
 its memory limit). Sizes are memoised per node object, so measuring is linear in the composed document.
-Shared by the policy loader (`checks.policy`) and the IaC check's parse gate (`checks.iac.parsing`).
+Shared by the policy loader (`checks.policy_yaml`) and the IaC check's parse gate (`checks.iac.parsing`).
 """
 
 from __future__ import annotations

@@ -9,13 +9,10 @@ import pytest
 
 from checks.change import Change, ChangedFile, FileStatus
 from checks.diff import parse_added_lines, unquote
-from checks.git_change import (
-    EMPTY_TREE,
-    GitError,
-    change_from_git,
-    default_base_ref,
-    read_worktree_file,
-)
+from checks.git_change import change_from_git
+from checks.git_refs import default_base_ref
+from checks.git_run import EMPTY_TREE, GitError
+from checks.worktree_files import read_worktree_file
 from tests.gitrepo import GitRepo
 
 BASE_FILES = {

@@ -17,7 +17,7 @@ import pytest
 from bot.cli.main import main
 from bot.github import pulls
 from bot.github.pulls import PullContext, base_policy
-from checks import git_change
+from checks import git_run
 from checks.policy import PolicyError
 from tests.github_double import GitHubDouble
 from tests.github_double.testing import SAMPLE_REPO, sample_pr
@@ -146,18 +146,19 @@ def test_a_huge_base_policy_is_refused_without_reading_it(
         tmp_path / "repo", {".github/prguard.yml": b"# pad\n" * 200_000}, "1.2 MB policy")
     repo.commit({"app.py": "x = 1\n"}, "change")
     calls: list[tuple[str, ...]] = []
-    real = git_change.git
+    real = git_run.git
 
     def spy(root: str, *args: str, stdin: bytes | None = None) -> bytes:
         calls.append(args)
         return real(root, *args, stdin=stdin)
 
-    monkeypatch.setattr(git_change, "git", spy)
+    monkeypatch.setattr(git_run, "git", spy)
     code = main(["scan", str(repo.path)])
     _, err = capsys.readouterr()
 
     assert code == 2
     assert "policy too large: 1200000 bytes" in err
+    assert [c for c in calls if c[:2] == ("cat-file", "-s")]  # the spy does see the policy being sized
     assert not [c for c in calls if c[:2] == ("cat-file", "blob")]
 
 
@@ -240,7 +241,7 @@ def test_an_untracked_directory_git_cannot_open_is_listed_as_not_scanned(
             return subprocess.CompletedProcess(cmd, 0, b"".join(n + b"\0" for n in kept), warning)
         return proc
 
-    monkeypatch.setattr(git_change.subprocess, "run", unreadable)
+    monkeypatch.setattr(subprocess, "run", unreadable)
     code, doc, _ = scan_json(capsys, repo)
 
     assert code == 1  # fail_on_unscanned: true on the base
@@ -250,7 +251,7 @@ def test_an_untracked_directory_git_cannot_open_is_listed_as_not_scanned(
 
 
 def test_errors_name_the_users_mistake(capsys: Cap, repo: GitRepo) -> None:
-    assert git_change._subcommand(["-c", "a=b", "-c", "c=d", "diff", "--raw"]) == "diff"
+    assert git_run._subcommand(["-c", "a=b", "-c", "c=d", "diff", "--raw"]) == "diff"
     for args, message in (
         (["--base", ""], "prguard: --base needs a branch, tag or commit, not an empty string\n"),
         (["--head", " "], "prguard: --head needs a branch, tag or commit, not an empty string\n"),

@@ -17,7 +17,8 @@ from importlib import metadata
 
 from checks.aibom import Inventory, scan_directory
 from checks.aibom.cdx import to_cyclonedx
-from checks.git_change import GitError, find_root, git
+from checks.git_refs import find_root
+from checks.git_run import GitError, git
 
 EPILOG = """\
 exit status:

@@ -5,7 +5,7 @@ the same answers as `prguard scan`, the buffer becomes a one-file `checks.change
 same engine, checks and policy:
 
 - the base is the merge-base of HEAD with the default branch (accounting for a merge in progress), found
-  with `checks.git_change`'s helpers exactly as `prguard scan` finds it;
+  with `checks.git_refs`' helpers exactly as `prguard scan` finds it;
 - the policy is `.github/prguard.yml` at that base, never the working tree's copy (a branch cannot switch
   its own checks off);
 - added lines are the buffer's lines that are new relative to the file at the base (`added_lines_by_diff`,
@@ -41,26 +41,18 @@ from checks.change import (
     ReadError,
     Side,
     check_repo_path,
+    human_size,
     looks_binary,
 )
 from checks.diff import added_lines_by_diff, decode_path
 from checks.engine import CheckResult, create_checks, run_checks
 from checks.finding import Severity, Skipped
-from checks.git_change import (
-    EMPTY_TREE,
-    BlobReader,
-    GitError,
-    default_base_ref,
-    git,
-    human_size,
-    merge_base,
-    read_at,
-    resolve_commit,
-)
 from checks.git_reader import GitReader
+from checks.git_refs import default_base_ref, merge_base, resolve_commit
+from checks.git_run import EMPTY_TREE, BlobReader, GitError, git, read_at
 from checks.policy import POLICY_PATH, Policy, PolicyError, parse_policy
 
-#: Seconds the one git process run outside `checks.git_change.git` may take.
+#: Seconds the one git process run outside `checks.git_run.git` may take.
 GIT_TIMEOUT = 30.0
 #: Seconds one check may take on one buffer: an editor wants an answer or an error, not a 5-minute wait.
 DEFAULT_TIMEOUT = 60.0
@@ -356,7 +348,7 @@ def _state_key(root: str, ref: str | None, git_dir: str | None) -> tuple[str, ..
 def _ignored_by_git(root: str, rel: str) -> bool:
     """True for an untracked path git ignores (tracked files are never ignored).
 
-    `git check-ignore` refuses the literal-pathspec mode `checks.git_change.git` runs everything in, so it
+    `git check-ignore` refuses the literal-pathspec mode `checks.git_run.git` runs everything in, so it
     runs here without it; the path goes on stdin as `./<path>`, so no name is ever read as pathspec magic.
     """
     env = {k: v for k, v in os.environ.items() if k != "GIT_LITERAL_PATHSPECS"}

@@ -22,9 +22,11 @@ from checks.base import Check
 from checks.change import DEFAULT_MAX_FILE_BYTES, Change, FileTooLarge
 from checks.engine import DEFAULT_TIMEOUT, CheckResult, create_checks, run_checks
 from checks.finding import Severity
-from checks.git_change import GitError, change_from_git, find_root, read_at, resolve_commit
+from checks.git_change import change_from_git
 from checks.git_history import history_from_git, history_range
 from checks.git_reader import staged_policy_base
+from checks.git_refs import find_root, resolve_commit
+from checks.git_run import GitError, read_at
 from checks.history import DEFAULT_MAX_COMMITS, MAX_COMMITS_ENV, History, max_commits_from_env
 from checks.policy import MAX_POLICY_BYTES, POLICY_PATH, Policy, PolicyError, parse_policy, too_large
 from checks.redact import redact_in

@@ -30,8 +30,7 @@ from githubkit import GitHub
 
 from bot.github.contents import RAW, RemoteReader
 from checks import streaming
-from checks.change import ChangedFile, FileStatus, FileTooLarge, LineSet, ReadError, Side
-from checks.git_change import human_size
+from checks.change import ChangedFile, FileStatus, FileTooLarge, LineSet, ReadError, Side, human_size
 
 #: What GitHub's contents and blobs APIs serve as raw bytes at most (larger: 403 "too_large").
 GITHUB_BLOB_MAX_BYTES = 100 * 1024 * 1024

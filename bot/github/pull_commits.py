@@ -30,9 +30,8 @@ from githubkit import GitHub
 from bot.github.pull_change import FetchStats, HeadMoved
 from bot.github.pulls import PullContext
 from bot.log import Logger, get_logger
-from checks.change import DEFAULT_MAX_FILE_BYTES
+from checks.change import DEFAULT_MAX_FILE_BYTES, human_size
 from checks.finding import Skipped
-from checks.git_change import human_size
 from checks.history import (
     DEFAULT_MAX_COMMITS,
     MAX_HISTORY_BYTES,
