@@ -30,6 +30,9 @@ NEEDS: dict[str, tuple[str, str] | None] = {
     # GET /installation/repositories
     "apps.async_list_repos_accessible_to_installation": ("metadata", "read"),
     "repos.async_get_collaborator_permission_level": ("metadata", "read"),
+    # GET /users/{username}: public profiles (the sign-off compares a signer's public email with co-authors');
+    # GitHub: "does not require any permissions"
+    "users.async_get_by_username": None,
     # check runs
     "checks.async_create": ("checks", "write"),
     "checks.async_update": ("checks", "write"),
@@ -38,6 +41,7 @@ NEEDS: dict[str, tuple[str, str] | None] = {
     # repository contents
     "repos.async_get_content": ("contents", "read"),
     "repos.async_get_commit": ("contents", "read"),
+    "repos.async_list_commits": ("contents", "read"),  # GET /repos/{o}/{r}/commits?author= (sign-off)
     "repos.async_compare_commits": ("contents", "read"),
     "git.async_get_blob": ("contents", "read"),
     "repos.async_list_pull_requests_associated_with_commit": ("pull_requests", "read"),

@@ -16,6 +16,13 @@ from typing import Any
 from githubkit import GitHub
 
 from bot.features.signoff_facts import RUN_NAME, Facts
+from bot.features.signoff_identity import (
+    email_key,
+    history_emails,
+    public_profile,
+    relations,
+    unlinked_emails,
+)
 from bot.features.signoff_render import HELP, cell, needed_line, redact_secrets
 from bot.github.comments import reply
 from bot.github.permissions import in_team, repo_role
@@ -76,21 +83,32 @@ class SignoffActions:
                         break
         return out
 
-    def excluded(self, f: Facts, cmd: Command, bot_login: str) -> str:
-        """Why `cmd.sender` may never sign this PR, or ""."""
+    async def excluded(self, gh: GitHub[Any], f: Facts, cmd: Command, bot_login: str) -> str:
+        """Why `cmd.sender` may never sign this PR, or "": the PR's author, a bot, or anyone the commits name
+        (author, committer, co-author) by login, email or name (`signoff_identity.relations`). When the
+        commits alone show nothing of theirs, the sender's public profile (name, email) is read live, and, if
+        a commit names an email GitHub links to no account here, the emails of their own commits on the
+        default branch. The reply says which rule matched, so a wrong refusal can be understood and
+        corrected."""
         who = cmd.sender.lower()
         if who == f.author.lower():
             return "the pull request's author cannot sign it off"
-        names = (
-            {c.author.lower() for c in f.commits}
-            | {c.committer.lower() for c in f.commits}
-            | {a.lower() for c in f.commits for a in c.co_authors}
-        )
-        if who in names - {"web-flow", ""}:
-            return "an author or co-author of this pull request's commits cannot sign it off"
-        if cmd.sender_type == "Bot" or who == bot_login.lower():
+        found = relations(f.commits, cmd.sender)
+        if not found and (cmd.sender_type == "Bot" or who == bot_login.lower()):
             return "bots cannot sign off"
-        return ""
+        if not found:
+            name, email = await public_profile(gh, cmd.sender)
+            known = {email_key(email): "your public profile email"} if email else {}
+            if unlinked_emails(f.commits):
+                known = {**await history_emails(gh, f.owner, f.repo, cmd.sender), **known}
+            found = relations(f.commits, cmd.sender, emails=known, name=name)
+        if not found:
+            return ""
+        more = f"; and of {len(found) - 3} more commit(s)" if len(found) > 3 else ""
+        return (
+            "an author or co-author of this pull request's commits cannot sign it off: you are the "
+            + "; the ".join(found[:3]) + more
+        )
 
     async def command(
         self, gh: GitHub[Any], owner: str, repo: str, number: int, cmd: Command, log: Logger
@@ -180,7 +198,7 @@ class SignoffActions:
             if not (role_at_least(role, "triage") or cmd.sender.lower() == f.author.lower()):
                 return "only people with at least triage on the repository may hold or release a hold", None
             return "", {"kind": cmd.verb, "reason": cmd.args.strip()}
-        why = self.excluded(f, cmd, bot_login)
+        why = await self.excluded(gh, f, cmd, bot_login)
         if why:
             return why, None
         if not f.ai:
@@ -240,7 +258,7 @@ class SignoffActions:
             return "the pull request is not on hold", None
         me = cmd.sender.lower()
         others = [h["by"] for k, h in holds.items() if k != me]
-        if others and not self.excluded(f, cmd, bot_login):
+        if others and not await self.excluded(gh, f, cmd, bot_login):
             role = await repo_role(gh, f.owner, f.repo, cmd.sender)
             if role_at_least(role, "maintain") or await self.may_sign(gh, f, cmd.sender):
                 return "", {"kind": "unhold", "reason": "", "released": [h["by"] for h in holds.values()]}

@@ -15,6 +15,7 @@ from typing import Any
 from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
+from bot.features.signoff_identity import NOBODY, Identity, linked_emails, resolve, trailers
 from bot.features.signoff_policy import rego_modules, with_extends
 from bot.github.checkruns import PREFIX
 from bot.github.comments import PostedComment, app_comments
@@ -32,7 +33,6 @@ from checks.signoff.rego import RegoError
 RUN_NAME = "prguard/ai-safety-sign-off"
 #: kinds that are evidence about AI changes, not AI changes themselves
 EVIDENCE_KINDS = {AssetKind.EVAL_RESULT}
-_CO_AUTHOR = re.compile(r"^co-authored-by:\s*(.+?)\s*<([^>]+)>\s*$", re.I | re.M)
 _USES = re.compile(r"^\+\s*-?\s*uses:\s*([^\s#]+)", re.M)
 _MODEL_REF = re.compile(
     r"""^\+.*?(?:from_pretrained|hf_hub_download|snapshot_download)\(\s*["']([^"']+)["']"""
@@ -43,12 +43,19 @@ _MODEL_REF = re.compile(
 
 @dataclass(frozen=True)
 class CommitFacts:
+    """One commit of the PR and the people it names (`signoff_identity`: who may not sign)."""
+
     sha: str
-    author: str
+    author: str  # the author's account, "" when GitHub links the email to none
     author_type: str
     committer: str
     verified: bool
+    #: the co-authors' names and the logins their emails resolve to (the facts' `co_authors`)
     co_authors: tuple[str, ...]
+    author_identity: Identity = NOBODY
+    committer_identity: Identity = NOBODY
+    #: each `Co-authored-by:` trailer, its login resolved from the PR's own commits or a noreply address
+    co_author_identities: tuple[Identity, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -214,30 +221,45 @@ async def _content(gh: GitHub[Any], owner: str, repo: str, path: str, ref: str) 
 
 
 async def _commits(gh: GitHub[Any], owner: str, repo: str, number: int) -> list[CommitFacts]:
-    out: list[CommitFacts] = []
+    """The PR's commits (GitHub lists at most 250) with who each names; a co-author's email is resolved to
+    an account with what the PR itself shows (`signoff_identity.resolve`), so after reading them all."""
+    rows: list[tuple[Any, Identity, Identity, list[tuple[str, str]]]] = []
     async for c in gh.rest.paginate(
         gh.rest.pulls.async_list_commits, owner=owner, repo=repo, pull_number=number, per_page=100
     ):
+        rows.append((c, _identity(c.author, c.commit.author), _identity(c.committer, c.commit.committer),
+                     trailers(c.commit.message or "")))
+        if len(rows) >= 250:
+            break
+    linked = linked_emails(
+        CommitFacts(c.sha, "", "", "", False, (), author, committer) for c, author, committer, _ in rows
+    )
+    out: list[CommitFacts] = []
+    for c, author, committer, co in rows:
+        people = tuple(Identity(name, email, ", ".join(resolve(email, linked))) for name, email in co)
+        names = [n for who in people for n in (who.name, *who.login.split(", ")) if n]
         verification = c.commit.verification
-        co = tuple(name for name, _ in _CO_AUTHOR.findall(c.commit.message or ""))
-        co += tuple(
-            email.split("+", 1)[-1].split("@", 1)[0]
-            for _, email in _CO_AUTHOR.findall(c.commit.message or "")
-            if email.endswith("@users.noreply.github.com")
-        )
         out.append(
             CommitFacts(
                 c.sha,
-                c.author.login if c.author else "",
-                c.author.type if c.author else "",
-                c.committer.login if c.committer else "",
+                author.login,
+                str(getattr(c.author, "type", "") or ""),
+                committer.login,
                 bool(verification and verification.verified),
-                co,
+                tuple(dict.fromkeys(names)),
+                author,
+                committer,
+                people,
             )
         )
-        if len(out) >= 250:
-            break
     return out
+
+
+def _identity(account: Any, git: Any) -> Identity:
+    """A commit's author or committer: git's name and email, and the account GitHub linked (`account` is a
+    user, or null, or `{}`: both mean none)."""
+    login = str(getattr(account, "login", "") or "")
+    return Identity(str(getattr(git, "name", "") or ""), str(getattr(git, "email", "") or ""), login)
 
 
 async def _runs(gh: GitHub[Any], owner: str, repo: str, head: str, app_id: int) -> dict[str, RunFacts]:
@@ -303,6 +325,10 @@ def document(f: Facts, rules: list[Any], waived: set[str]) -> dict[str, Any]:
                 "verified": c.verified,
                 "bot": c.author_type == "Bot",
                 "co_authors": list(c.co_authors),
+                "committer": c.committer,
+                "author_identity": c.author_identity.to_dict(),
+                "committer_identity": c.committer_identity.to_dict(),
+                "co_author_identities": [who.to_dict() for who in c.co_author_identities],
             }
             for c in f.commits
         ],

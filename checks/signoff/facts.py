@@ -13,13 +13,21 @@ App and for a local change (`prguard scan --explain`), documented in docs/signof
       "aibom": {"changed": ["aibom.json"], "difference": ["adds model acme/encoder from Hugging Face, …"]},
       "evidence": {"files": ["evals/results.json"], "redteam": [{"path", "tool", "passed", "total",
                    "pass_rate", "failed_categories"}], "rules": [{"name", "met", "why", ...}]},
-      "provenance": {"commits": [{"sha", "author", "verified", "bot", "co_authors"}],
+      "provenance": {"commits": [{"sha", "author", "verified", "bot", "co_authors", "committer",
+                                  "author_identity", "committer_identity", "co_author_identities"}],
                      "model_refs": [{"source", "revision", "pinned"}], "actions": [{"uses", "pinned"}],
                      "signatures": ["model.onnx.sig"]},
       "approvals": {"signoffs": [{"by", "head", "reason", "at"}],
                     "waivers": [{"fingerprint", "by", "reason"}],
                     "hold": null, "reviews": [{"user", "state"}]}
     }
+
+A commit's `author` and `committer` are the GitHub logins GitHub links its emails to ("" when none);
+`co_authors` lists the `Co-authored-by:` names and the logins their emails resolve to. Added within version 1
+(fields are only ever added): `committer`, and the people as git recorded them, `{"name", "email", "login"}`
+each, in `author_identity`, `committer_identity` and `co_author_identities` (a co-author's `login` resolved
+from a GitHub noreply address or from another commit of the PR that GitHub links the same email to; "" when
+unresolved, logins joined by ", " if several).
 """
 
 from __future__ import annotations

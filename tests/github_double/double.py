@@ -23,7 +23,7 @@ from tests.github_double.faults import Faults
 from tests.github_double.hooks import HookLog
 from tests.github_double.server import ThreadedServer, bind_loopback
 from tests.github_double.shapes import Urls
-from tests.github_double.state import CheckRun, PullRequest, Repo, RequestRecord, State, Tree
+from tests.github_double.state import CheckRun, Person, PullRequest, Repo, RequestRecord, State, Tree
 
 Change = tuple[bytes | None, bytes | None]
 
@@ -164,12 +164,19 @@ class GitHubDouble:
         parent: str | None = None,
         sha: str | None = None,
         branch: str | None = None,
+        *,
+        author: Person | None = None,
+        committer: Person | None = None,
+        message: str | None = None,
     ) -> str:
-        """A commit on top of `parent` (a branch or SHA; default: the default branch); moves `branch`."""
+        """A commit on top of `parent` (a branch or SHA; default: the default branch); moves `branch`.
+        `author`/`committer`/`message`: as in `push`."""
         with self.state.lock:
             repo = self.state.repo(full_name)
             parent_sha = self._resolve(repo, parent or repo.default_branch)
-            new_sha = repo.add_commit(files, parent_sha, sha)
+            new_sha = repo.add_commit(
+                files, parent_sha, sha, author=author, committer=committer, message=message
+            )
             if branch is not None:
                 repo.branches[branch] = new_sha
             return new_sha
@@ -248,15 +255,35 @@ class GitHubDouble:
             return pr
 
     def push(
-        self, full_name: str, number: int, changes: dict[str, bytes | None], head_sha: str | None = None
+        self,
+        full_name: str,
+        number: int,
+        changes: dict[str, bytes | None],
+        head_sha: str | None = None,
+        *,
+        author: Person | None = None,
+        committer: Person | None = None,
+        message: str | None = None,
     ) -> str:
-        """A new head commit on the PR (a `synchronize`): path -> new content (None deletes)."""
+        """A new head commit on the PR (a `synchronize`): path -> new content (None deletes).
+
+        `author`: `Person(name, email, login)`, what git records plus the account GitHub links the email to
+        (None: no account, the API's top-level `author` is null); `committer` defaults to `author`, both to
+        octocat. `message` (e.g. with `Co-authored-by:` trailers) defaults to `commit <sha7>`."""
         with self.state.lock:
             repo = self.state.repo(full_name)
             pr = repo.pulls[number]
-            pr.head_sha = repo.add_commit(changes, pr.head_sha, head_sha)
+            pr.head_sha = repo.add_commit(
+                changes, pr.head_sha, head_sha, author=author, committer=committer, message=message
+            )
             repo.branches[pr.head_ref] = pr.head_sha
             return pr.head_sha
+
+    def set_user(self, login: str, *, name: str | None = None, email: str | None = None) -> None:
+        """`login`'s public profile as `GET /users/{login}` gives it: display `name` and public `email`
+        (None: not set, GitHub's null). Every login answers; one never set has neither."""
+        with self.state.lock:
+            self.state.profiles[login.lower()] = {"name": name, "email": email}
 
     def register_manifest_code(self, code: str, **overrides: Any) -> dict[str, Any]:
         """Make `POST /app-manifests/{code}/conversions` answer (once) with this App's credentials."""

@@ -62,11 +62,32 @@ class Installation:
     permissions: dict[str, str] | None = None
 
 
+@dataclass(frozen=True)
+class Person:
+    """Who a commit names as its author or committer: git's `name` and `email`, and `login`, the GitHub
+    account GitHub links that email to (the commit's top-level `author`/`committer` user), or None when the
+    email belongs to no account (GitHub then gives `null` there, and only `commit.author` names them)."""
+
+    name: str
+    email: str
+    login: str | None = None
+
+
+#: every commit's author and committer unless a test names others (the double's output before `Person`)
+OCTOCAT = Person("octocat", "octocat@example.invalid", "octocat")
+
+
 @dataclass
 class Commit:
+    """A commit: its overlay on `parent` (the tree), and its metadata, which no tree or memo depends on."""
+
     sha: str
     parent: str | None
     overlay: dict[str, bytes | None]
+    author: Person = OCTOCAT
+    committer: Person = OCTOCAT
+    #: the commit message; None: `commit <sha[:7]>`
+    message: str | None = None
 
 
 @dataclass
@@ -215,14 +236,26 @@ class Repo:
         self.blobs[sha] = data
         return sha
 
-    def add_commit(self, overlay: dict[str, bytes | None], parent: str | None, sha: str | None = None) -> str:
+    def add_commit(
+        self,
+        overlay: dict[str, bytes | None],
+        parent: str | None,
+        sha: str | None = None,
+        *,
+        author: Person | None = None,
+        committer: Person | None = None,
+        message: str | None = None,
+    ) -> str:
+        """A new commit; `committer` defaults to `author` (someone committing their own work), both to
+        `OCTOCAT`."""
         sha = sha or random_sha()
         if sha in self.commits:
             raise ValueError(f"commit {sha} already exists in {self.full_name}")
         for data in overlay.values():
             if data is not None and not isinstance(data, Submodule):
                 self.add_blob(data)
-        self.commits[sha] = Commit(sha, parent, dict(overlay))
+        author = author or OCTOCAT
+        self.commits[sha] = Commit(sha, parent, dict(overlay), author, committer or author, message)
         return sha
 
 
@@ -268,6 +301,9 @@ class State:
         self.check_runs: dict[int, CheckRun] = {}
         self.check_suites: dict[tuple[str, str], int] = {}
         self.requests: list[RequestRecord] = []
+        #: public profiles (`GET /users/{username}`) by lower-cased login: {"name", "email"}, as the user set
+        #: them on GitHub; a login not here has neither (GitHub's `null`s)
+        self.profiles: dict[str, dict[str, str | None]] = {}
 
     def next_id(self) -> int:
         with self.lock:
