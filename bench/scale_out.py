@@ -19,7 +19,9 @@ in ~100-400 ms); the default is 0, i.e. loopback speed; a list (`0,100`) repeats
     .venv/bin/python bench/scale_out.py [--prs 200] [--workers 1,2] [--concurrency 4] [--github-latency-ms 0]
                                         [--no-write]
 
-Prints the tables and replaces the `## Scale-out` section of docs/BENCHMARKS.md (unless --no-write).
+Prints the tables and replaces the `## Scale-out` section of docs/BENCHMARKS.md (unless --no-write); the
+results and their rendering live in bench/scale_out_report.py. Incidents count, per burst, what makes jobs
+slow or repeated: reclaims, failures (with their error), dead letters, and GitHub requests the client retried.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import platform
 import resource
 import signal
 import subprocess
@@ -38,7 +39,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import SimpleNamespace
@@ -50,13 +50,13 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.e2e_latency import _healthy, leak, module, percentile, start, wait_until  # noqa: E402
+from bench.e2e_latency import _healthy, leak, module, start, wait_until  # noqa: E402
+from bench.scale_out_report import Burst, section, write_section  # noqa: E402
 from tests.e2e_stack import CHECKS, pr_payload  # noqa: E402
 from tests.github_double.double import GitHubDouble  # noqa: E402
 from tests.redis_server import delete_prefix, free_port, reachable  # noqa: E402
 from tests.webhooks import json_body, send  # noqa: E402
 
-SECTION = "## Scale-out"
 REPO = "octo/repo"
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -196,21 +196,6 @@ def self_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-@dataclass
-class Burst:
-    workers: int
-    concurrency: int
-    latency_ms: float
-    seconds: float = 0.0
-    latencies: list[float] = field(default_factory=list)
-    cpu: dict[str, float] = field(default_factory=dict)
-    jobs: Counter[str] = field(default_factory=Counter)
-    incidents: Counter[str] = field(default_factory=Counter)
-    requests: int = 0
-    rss_mb: list[float] = field(default_factory=list)
-    duplicate_runs: int = 0
-
-
 # --- one burst ------------------------------------------------------------------------------------------
 def drained(rclient: redis.Redis, prefix: str) -> bool:
     """Every queued job was taken and acknowledged (the sign-off jobs may finish after the check runs)."""
@@ -249,7 +234,8 @@ def await_prs(double: Double, prs: list[dict[str, Any]], url: str, client: httpx
 
 
 def job_log(logs: list[Path]) -> tuple[Counter[str], Counter[str]]:
-    """Jobs done per worker process and feature, and incidents (reclaims, lost ownership, failures)."""
+    """Jobs done per worker process and feature, and incidents (reclaims, lost ownership, failures, failed
+    check-run writes, retried GitHub requests)."""
     jobs: Counter[str] = Counter()
     incidents: Counter[str] = Counter()
     for n, log in enumerate(logs, 1):
@@ -262,10 +248,13 @@ def job_log(logs: list[Path]) -> tuple[Counter[str], Counter[str]]:
             if event == "job.done":
                 jobs[f"worker {n} {record.get('feature')}"] += 1
             elif event in ("job.reclaimed", "job.ownership_lost", "job.already_running", "job.failed",
-                           "job.superseded", "job.dead_lettered", "worker.redis_error"):
+                           "job.superseded", "job.dead_lettered", "worker.redis_error",
+                           "checkrun.create_failed", "checkrun.update_failed"):  # a lost POST/PATCH
                 incidents[event] += 1
                 if event == "job.failed":  # why: a failed job waits the visibility timeout for its retry
                     incidents[f"job.failed ({record.get('feature')}: {str(record.get('error'))[:120]})"] += 1
+            elif event == "github.retry":  # why: each costs its delay (1 s for a lost connection) to a job
+                incidents[f"github.retry ({record.get('kind')})"] += 1
     return jobs, incidents
 
 
@@ -320,76 +309,10 @@ def cpu_snapshot(double: Double, web: subprocess.Popen[bytes], workers: list[sub
     return snap
 
 
-# --- report ---------------------------------------------------------------------------------------------
-def tables(bursts: list[Burst], args: argparse.Namespace) -> list[str]:
-    latency = (f"the double adds **{bursts[0].latency_ms:g} ms** to every API call" if bursts[0].latency_ms
-               else "**no added GitHub latency** (the double answers at loopback speed)")
-    base = bursts[0].seconds
-    rows = [
-        f"{len(bursts[0].latencies)} PRs, {latency}:", "",
-        "| worker processes | concurrency each | PRs | seconds | PRs/s | speed-up | per-PR p50 | per-PR p95 "
-        "| API calls/PR |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for b in bursts:
-        speedup = base / b.seconds if b.seconds else float("nan")
-        rows.append(f"| {b.workers} | {b.concurrency} | {args.prs} | {b.seconds:.2f} "
-                    f"| {args.prs / b.seconds:.1f} | {speedup:.2f}× | {percentile(b.latencies, .5):.2f} s "
-                    f"| {percentile(b.latencies, .95):.2f} s | {b.requests / (args.prs or 1):.1f} |")
-    names = sorted({k for b in bursts for k in b.cpu if k.startswith("worker")})
-    columns = ["receiver", *names, "double", "redis", "bench"]
-    rows += ["", "CPU seconds during each burst (% = share of the burst's wall time × cores):", "",
-             "| workers × concurrency | " + " | ".join(columns) + " | other processes | machine busy |",
-             "|---:|" + "---:|" * (len(columns) + 2)]
-    cores = os.cpu_count() or 1
-    for b in bursts:
-        ours = sum(b.cpu.get(c, 0.0) for c in columns)
-        other = max(0.0, b.cpu["machine"] - ours)
-        cells = [b.cpu.get(c) for c in columns] + [other, b.cpu["machine"]]
-        rows.append(f"| {b.workers}×{b.concurrency} | " + " | ".join(
-            "–" if v is None else f"{v:.1f} ({100 * v / (b.seconds * cores):.0f}%)" for v in cells) + " |")
-    rows += ["", ceiling(bursts[0], args.prs, cores)]
-    rows += ["", "| workers × concurrency | jobs done per process (feature) | peak RSS per process "
-             "| incidents |", "|---:|---|---|---|"]
-    for b in bursts:
-        jobs = ", ".join(f"{k}: {v}" for k, v in sorted(b.jobs.items()))
-        incidents = ", ".join(f"{k}: {v}" for k, v in sorted(b.incidents.items())) or "none"
-        rss = ", ".join(f"{mb:.0f} MB" for mb in b.rss_mb)
-        rows.append(f"| {b.workers}×{b.concurrency} | {jobs} | {rss} | {incidents}; "
-                    f"duplicate check runs: {b.duplicate_runs} |")
-    return rows
-
-
-def ceiling(one: Burst, prs: int, cores: int) -> str:
-    """What the CPU costs of the first run allow on this machine if nothing else ran on it."""
-    worker = sum(v for k, v in one.cpu.items() if k.startswith("worker")) / prs
-    rest = sum(one.cpu[k] for k in ("receiver", "double", "redis")) / prs
-    single = 1 / worker  # a worker's Python runs under one GIL: about one core per process
-    double = min(2 / worker, cores / (worker + rest))
-    return (f"CPU budget from the first run: {1000 * worker:.0f} ms of worker CPU per PR (one process ≈ one "
-            f"core: at best {single:.1f} PRs/s) plus {1000 * rest:.0f} ms in the receiver, the double and "
-            f"Redis. On {cores} otherwise idle cores two processes could reach at best {double:.1f} PRs/s: "
-            f"a CPU ceiling of **{double / single:.2f}×** for two processes over one.")
-
-
 def parse_spec(item: str, concurrency: int) -> tuple[int, int]:
     """"2" -> (2, concurrency); "1x8" -> (1, 8)."""
     workers, _, each = item.strip().partition("x")
     return int(workers), int(each) if each else concurrency
-
-
-def write_section(text: str) -> Path:
-    """Replace this benchmark's own section of docs/BENCHMARKS.md (or append it)."""
-    path = ROOT / "docs" / "BENCHMARKS.md"
-    lines = path.read_text().splitlines(keepends=True)
-    start_i = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start_i is None:
-        path.write_text("".join(lines).rstrip("\n") + "\n\n" + text)
-        return path
-    end_i = next((i for i in range(start_i + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    rest = "\n" + "".join(lines[end_i:]) if end_i < len(lines) else ""
-    path.write_text("".join(lines[:start_i]) + text + rest)
-    return path
 
 
 def main() -> int:
@@ -438,26 +361,10 @@ def main() -> int:
     finally:
         double.close()
         delete_prefix(args.redis_url, prefix)
-    section = "\n".join([
-        SECTION, "",
-        f"`.venv/bin/python bench/scale_out.py --prs {args.prs} --workers {args.workers} --concurrency "
-        f"{args.concurrency} --github-latency-ms {args.github_latency_ms}` — {time.strftime('%Y-%m-%d')}, "
-        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, load average "
-        f"{load_before:.1f} before / {os.getloadavg()[0]:.1f} after.", "",
-        f"A burst of {args.prs} signed `pull_request.opened` deliveries (distinct PRs of {args.files} small "
-        "Python files, one leaking a token; default policy, all four checks) sent to one `prguard serve`; "
-        "time from the first delivery until the GitHub double shows the four check runs of every PR "
-        "completed. "
-        "Workers are separate `prguard worker --concurrency C` processes sharing one Redis (private key "
-        f"prefix), warmed up with {args.warmup} PRs each. The double runs in its own process. Each delivery "
-        "makes three jobs, as in production: routing the delivery, then the scan and the sign-off. All "
-        "processes share the machine's cores; `other processes` is whatever else ran on the machine.", "",
-        *[row for ms in dict.fromkeys(b.latency_ms for b in bursts)
-          for row in [*tables([b for b in bursts if b.latency_ms == ms], args), ""]],
-    ])
-    print(section)
+    text = section(bursts, args, load_before)
+    print(text)
     if not args.no_write:
-        print(f"wrote {write_section(section)}")
+        print(f"wrote {write_section(text)}")
     return 0
 
 

@@ -26,6 +26,12 @@ than that version answers 400 to it. `VersionedGitHub` pins one version (`GITHUB
 `2026-03-10` on github.com and `2022-11-28` elsewhere): `gh.rest.checks...` and `gh.rest.paginate(...)` use
 that version's models and header, and a request hook stamps the header on every other request the client
 sends (next pages, the token mint, retries), so callers keep writing `gh.rest.<namespace>` unchanged.
+
+Connections: every httpx client (one per `async with gh`, i.e. per job; one per call without it) gets a
+transport, hence a connection pool, of its own. githubkit closes a client's transport when the client closes;
+with one transport shared by the process, the end of any job closed the connections other jobs had requests
+in flight on (`httpx.ReadError`): GETs were retried a second later, POSTs failed their job
+(tests/test_github_client_pool.py).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -338,10 +345,12 @@ class VersionedGitHub(GitHub[A]):
     """
 
     def __init__(self, auth: Any = None, *, api_version: str, config: Config | None = None,
-                 **options: Any) -> None:
+                 new_transport: Callable[[], httpx.AsyncBaseTransport] | None = None, **options: Any) -> None:
         if api_version not in API_VERSIONS:
             raise ValueError(f"GitHub API version {api_version!r} is not one of {', '.join(API_VERSIONS)}")
         self.api_version = api_version
+        #: makes each httpx client's own transport (module docstring: Connections); None: githubkit's way
+        self.new_transport = new_transport
         if config is None:
             stamp, astamp = _version_hooks(api_version)
             for key, hook in (("event_hooks", stamp), ("async_event_hooks", astamp)):
@@ -357,7 +366,23 @@ class VersionedGitHub(GitHub[A]):
         return _PinnedRestSwitcher(self, self.api_version)
 
     def with_auth(self, auth: AS) -> VersionedGitHub[AS]:
-        return VersionedGitHub(auth, api_version=self.api_version, config=self.config.copy())
+        return VersionedGitHub(auth, api_version=self.api_version, config=self.config.copy(),
+                               new_transport=self.new_transport)
+
+    async def _create_async_client(self) -> httpx.AsyncClient:
+        """githubkit's client (its non-caching branch), on a transport nobody else uses: closing it must not
+        close another job's connections."""
+        if self.new_transport is None or self.config.http_cache:
+            return await super()._create_async_client()
+        return httpx.AsyncClient(**self._get_client_defaults(), transport=self.new_transport(),
+                                 event_hooks=self.config.async_event_hooks)
+
+
+class _Borrowed(MetricsTransport):
+    """A caller's transport, shared by every client: its owner closes it, never a client."""
+
+    async def aclose(self) -> None:
+        return None
 
 
 class GitHubApp:
@@ -374,6 +399,8 @@ class GitHubApp:
         self.cache_strategy = TokenCacheStrategy()
         self.retry = RetryPolicy(options, self.cache_strategy.get_cache_storage())
         assert options.api_version is not None  # resolved by GitHubOptions
+        # loading the CA bundle costs ~30 ms of CPU: once per process, not once per job's transport
+        self._ssl = httpx.create_ssl_context()
         self.app = VersionedGitHub(
             _AppStrategy(options.app_id, options.private_key),
             api_version=options.api_version,
@@ -383,7 +410,8 @@ class GitHubApp:
             cache_strategy=self.cache_strategy,
             http_cache=False,  # responses are read once per job; an in-memory HTTP cache only grows
             auto_retry=self.retry,
-            async_transport=MetricsTransport(transport),  # counts answers for /metrics
+            # a pool per client, counting answers for /metrics (module docstring: Connections)
+            new_transport=(lambda: _Borrowed(transport)) if transport is not None else self._new_transport,
         )
         # the version matters to an operator: a GHES older than it refuses every call with a 400
         log.info("github.client", api_url=options.api_url, api_version=options.api_version)
@@ -391,6 +419,9 @@ class GitHubApp:
     @classmethod
     def from_settings(cls, settings: Settings) -> GitHubApp:
         return cls(GitHubOptions.from_settings(settings))
+
+    def _new_transport(self) -> MetricsTransport:
+        return MetricsTransport(httpx.AsyncHTTPTransport(verify=self._ssl))
 
     def installation(self, installation_id: int) -> VersionedGitHub[Any]:
         return self.app.with_auth(self.app.auth.as_installation(installation_id))
