@@ -10,8 +10,9 @@ import pytest
 from githubkit.exception import RequestFailed
 
 from bot.github.checkruns import CheckRuns, pr_from_external_id, run_name
-from bot.github.client import GitHubApp, GitHubOptions, RateLimitWaitTooLong
+from bot.github.client import GitHubApp, GitHubOptions
 from bot.github.render import in_progress_body
+from bot.github.retry import RateLimitWaitTooLong
 from tests.github_double.double import GitHubDouble
 
 FAST = (0.05, 0.1, 0.2)

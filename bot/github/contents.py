@@ -19,7 +19,7 @@ from urllib.parse import quote
 from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
-from bot.github.client import error_message
+from bot.github.retry import error_message
 from checks.change import DEFAULT_MAX_FILE_BYTES, ChangedFile, FileStatus, FileTooLarge, ReadError, Side
 
 RAW = "application/vnd.github.raw+json"

@@ -14,8 +14,8 @@ from typing import Any
 from githubkit.exception import RequestFailed
 
 from bot.github.checkruns import CheckRuns, Run, now, run_name
-from bot.github.client import error_message
 from bot.github.render import RunReport, annotations_refused_note
+from bot.github.retry import error_message
 from bot.log import scrub
 
 

@@ -13,8 +13,8 @@ from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
 from bot.github.checkruns import CheckRuns, pr_from_external_id
-from bot.github.client import error_message
 from bot.github.policy_source import policy_bytes, with_extends
+from bot.github.retry import error_message
 from bot.log import Logger
 from checks.policy import POLICY_PATH, Policy, parse_policy
 
