@@ -8,7 +8,7 @@ per wrk thread, from a Lua script): each one is new work, answered 202 and queue
 (bench/ingest_reference.py) does only the HMAC check, a SET NX and an XADD, on uvicorn + uvloop + httptools +
 redis-py/hiredis like prguard. Both write to the same Redis under private key prefixes, deleted afterwards.
 
-    .venv/bin/python bench/webhook_ingest.py [--seconds 10] [--connections 16] [--rounds 3] [--no-write]
+    .venv/bin/python bench/webhook_ingest.py [--seconds 10] [--connections 16,32] [--rounds 3] [--no-write]
 
 Each receiver is measured `--rounds` times, alternating which goes first (the machine's load drifts); the
 table reports each one's median round and lists every round.
@@ -156,31 +156,44 @@ def measure(
     signature: str,
     workdir: Path,
     stream: str,
+    connections: int,
 ) -> dict:
     db = redis.Redis.from_url(args.redis_url)
     proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_ready(f"http://127.0.0.1:{port}/healthz")
         run_wrk(
-            wrk, f"http://127.0.0.1:{port}", body_file, signature, 2, args.connections, workdir
+            wrk, f"http://127.0.0.1:{port}", body_file, signature, 2, connections, workdir
         )  # warm-up
         before = db.xlen(stream)
         result = run_wrk(
-            wrk, f"http://127.0.0.1:{port}", body_file, signature, args.seconds, args.connections, workdir
+            wrk, f"http://127.0.0.1:{port}", body_file, signature, args.seconds, connections, workdir
         )
         result["queued"] = db.xlen(stream) - before
     finally:
         proc.terminate()
         proc.wait(20)
     result["name"] = name
+    result["connections"] = connections
     result["rate"] = result["requests"] / result["seconds"]
     return result
+
+
+def counts(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def clear(redis_url: str, prefix: str) -> None:
+    db = redis.Redis.from_url(redis_url)
+    for key in db.scan_iter(match=f"{prefix}*", count=10_000):
+        db.delete(key)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--connections", default="16,32",
+                        help="wrk connections, comma-separated: each count is a measurement of its own")
     parser.add_argument("--rounds", type=int, default=3,
                         help="measure each receiver this many times, alternating which goes first (median)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
@@ -213,18 +226,19 @@ def main() -> None:
             return argv, dict(os.environ), f"{prefixes[1]}:jobs"
 
         receivers = [(PRGUARD, prguard), (REFERENCE, reference)]
-        for round_no in range(args.rounds):
-            # alternate which goes first, so a drift in the machine's load favours neither
-            for name, make in receivers if round_no % 2 == 0 else receivers[::-1]:
-                port = free_port()
-                argv, proc_env, stream = make(port)
-                result = measure(name, argv, proc_env, port, args, wrk, body_file, signature, workdir, stream)
-                result["round"] = round_no + 1
-                results.append(result)
-    db = redis.Redis.from_url(args.redis_url)
-    for prefix in prefixes:
-        for key in db.scan_iter(match=f"{prefix}*", count=10_000):
-            db.delete(key)
+        for connections in counts(args.connections):
+            for round_no in range(args.rounds):
+                # alternate which goes first, so a drift in the machine's load favours neither
+                for name, make in receivers if round_no % 2 == 0 else receivers[::-1]:
+                    port = free_port()
+                    argv, proc_env, stream = make(port)
+                    result = measure(name, argv, proc_env, port, args, wrk, body_file, signature, workdir,
+                                     stream, connections)
+                    result["round"] = round_no + 1
+                    results.append(result)
+                    # empty the stream between runs: it holds ~1.5 GB of bodies after one, and at its MAXLEN
+                    # trimming would hide what a run queued
+                    clear(args.redis_url, stream.rsplit(":", 1)[0])
     table = render(results, args)
     print(table)
     if not args.no_write:
@@ -252,33 +266,37 @@ def render(results: list[dict], args: argparse.Namespace) -> str:
         f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, one server process each, load average {load:.1f} at the end.",
         "wrk (1 thread, keep-alive) sends the real `pull_request` payload (~28 KB), signed, with a new "
-        "delivery id per request; both servers write to the same Redis. All share the machine's cores. "
-        f"Each receiver is measured {args.rounds} times, alternating which goes first; the first table is "
-        "each one's median round.",
+        "delivery id per request; both servers write to the same Redis, emptied between runs. All share the "
+        f"machine's cores. For each number of connections, each receiver is measured {args.rounds} times, "
+        "alternating which goes first; the table gives each one's median round, then every round.",
         "",
         "| receiver | connections | requests | deliveries/s | p50 ms | p99 ms | statuses | queued |",
         "|---|---:|---:|---:|---:|---:|---|---:|",
     ]
-    medians = [median_of(results, PRGUARD), median_of(results, REFERENCE)]
-    for r in medians:
-        statuses = ", ".join(f"{code}×{n}" for code, n in sorted(r["statuses"].items()))
-        lines.append(
-            f"| {r['name']} | {args.connections} | {r['requests']} | {r['rate']:.0f} | {r['p50_ms']:.2f} "
-            f"| {r['p99_ms']:.2f} | {statuses} | {r['queued']} |"
-        )
-    ratio = medians[0]["rate"] / medians[1]["rate"]
-    lines += ["", "Every round (deliveries/s, p99 ms):", "", "| round | prguard serve | reference | ratio |",
-              "|---:|---:|---:|---:|"]
-    for round_no in sorted({r["round"] for r in results}):
-        mine = next(r for r in results if r["round"] == round_no and r["name"] == PRGUARD)
-        ref = next(r for r in results if r["round"] == round_no and r["name"] == REFERENCE)
-        lines.append(f"| {round_no} | {mine['rate']:.0f} ({mine['p99_ms']:.1f}) | {ref['rate']:.0f} "
-                     f"({ref['p99_ms']:.1f}) | {mine['rate'] / ref['rate']:.2f}× |")
+    summary, rounds = [], []
+    for connections in counts(args.connections):
+        mine = [r for r in results if r["connections"] == connections]
+        medians = [median_of(mine, PRGUARD), median_of(mine, REFERENCE)]
+        for r in medians:
+            statuses = ", ".join(f"{code}×{n}" for code, n in sorted(r["statuses"].items()))
+            lines.append(
+                f"| {r['name']} | {connections} | {r['requests']} | {r['rate']:.0f} | {r['p50_ms']:.2f} "
+                f"| {r['p99_ms']:.2f} | {statuses} | {r['queued']} |"
+            )
+        summary.append(f"**{medians[0]['rate'] / medians[1]['rate']:.2f}×** with {connections} connections")
+        for round_no in sorted({r["round"] for r in mine}):
+            ours = next(r for r in mine if r["round"] == round_no and r["name"] == PRGUARD)
+            ref = next(r for r in mine if r["round"] == round_no and r["name"] == REFERENCE)
+            rounds.append(f"| {connections} | {round_no} | {ours['rate']:.0f} ({ours['p99_ms']:.1f}) | "
+                          f"{ref['rate']:.0f} ({ref['p99_ms']:.1f}) | {ours['rate'] / ref['rate']:.2f}× |")
+    lines += ["", "Every round (deliveries/s, p99 ms):", "",
+              "| connections | round | prguard serve | reference | ratio |", "|---:|---:|---:|---:|---:|",
+              *rounds]
     lines += [
         "",
-        f"prguard answers **{ratio:.2f}×** the reference's deliveries per second (medians of the same run). "
-        "`queued` counts stream entries written during the measured run (both queue one per delivery; "
-        "prguard's workers route it to the features afterwards, off the receiver's clock).",
+        f"prguard answers {', '.join(summary)} the reference's deliveries per second (medians of the same "
+        "run). `queued` counts stream entries written during the measured run (both queue one per "
+        "delivery; prguard's workers route it to the features afterwards, off the receiver's clock).",
     ]
     return "\n".join(lines)
 

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import ctypes
 import os
-from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -32,6 +31,7 @@ except ImportError:  # pragma: no cover - both are dependencies
     HttpToolsProtocol = None  # type: ignore[assignment,misc]
 
 from bot.log import configure, get_logger
+from bot.runtime import deadlines
 from bot.settings import ConfigError, load_settings
 
 log = get_logger("prguard.web")
@@ -50,40 +50,34 @@ class HeadDeadline:
 
     Why: uvicorn times out idle kept-alive connections only until their first byte, so a client trickling a
     head (or the rest of a body the receiver already refused) kept its connection, and its slot under
-    `limit_concurrency`, forever. Set `head_timeout` on a subclass (`protocol_class`).
+    `limit_concurrency`, forever. Set `head_timeout` on a subclass (`protocol_class`). The deadline is an
+    entry in the loop's `Sweep` (bot/runtime/deadlines.py), not a timer per request.
     """
 
     head_timeout: float = 10.0
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._head_deadline: asyncio.TimerHandle | None = None
-
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(transport)  # type: ignore[misc]
+        self._sweep = deadlines.sweep_for(self.loop, self.head_timeout)  # type: ignore[attr-defined]
         self._arm_head_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._head_deadline is not None:
-            self._head_deadline.cancel()
-            self._head_deadline = None
-        super().connection_lost(exc)
+        self._sweep.forget(self)
+        super().connection_lost(exc)  # type: ignore[misc]
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        super().on_response_complete()  # type: ignore[misc]
         self._arm_head_deadline()
 
     def _arm_head_deadline(self) -> None:
-        if self._head_deadline is not None:
-            self._head_deadline.cancel()
-        waiting_after = self.cycle  # a new request replaces it; if none has when the timer fires, close
-        self._head_deadline = self.loop.call_later(self.head_timeout, self._head_expired, waiting_after)
+        self._waiting_after = self.cycle  # type: ignore[attr-defined]  # a new request replaces it
+        self._sweep.watch(self, self.head_timeout, self._head_expired)
 
-    def _head_expired(self, waiting_after: object) -> None:
-        self._head_deadline = None
-        if self.cycle is waiting_after and not self.transport.is_closing():
+    def _head_expired(self) -> None:
+        """No request came after `_waiting_after` (the cycle when armed) in time: close."""
+        if self.cycle is self._waiting_after and not self.transport.is_closing():  # type: ignore[attr-defined]
             log.warning("webhook.head_timeout", seconds=self.head_timeout)
-            self.transport.close()
+            self.transport.close()  # type: ignore[attr-defined]
 
 
 class HeadDeadlineH11Protocol(HeadDeadline, H11Protocol):

@@ -44,17 +44,17 @@ class EnqueueBatcher:
             future: asyncio.Future[Any] = loop.create_future()
             self._pending.append((self.queue.enqueue_call(envelope), future))
             futures.append(future)
-        if not self._scheduled:
+        if not self._scheduled:  # the first of this turn starts the batch's task; it runs once the turn ends
             self._scheduled = True
-            loop.call_soon(self._send)
+            task = loop.create_task(self._send())
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
         return [(await future) is not None for future in futures]
 
-    def _send(self) -> None:
+    async def _send(self) -> None:
         self._scheduled = False
         batch, self._pending = self._pending, []
-        task = asyncio.get_running_loop().create_task(self._run(batch))
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        await self._run(batch)
 
     async def _run(self, batch: list[tuple[Call, asyncio.Future[Any]]]) -> None:
         try:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from bot.runtime import deadlines
+
 if TYPE_CHECKING:
     from bot.runtime.receiver import Incoming
 
@@ -69,6 +71,8 @@ class BodyReader:
     """One request's body, read under the process's `BodyBudget`, the 25 MB cap and a whole-body deadline.
 
     `complete` says whether the body was read to its end; until it is, an answer must close the connection.
+    The deadline is an entry in the loop's `Sweep` (bot/runtime/deadlines.py): past it, the read is cancelled
+    and answered 408.
     `release()` gives the budget back (when the delivery is answered: the body is held until then).
     """
 
@@ -82,6 +86,8 @@ class BodyReader:
         declared = request.headers.get("content-length")
         self.declared = int(declared) if declared is not None and declared.isdigit() else None
         self.complete = self.declared == 0
+        self._task: asyncio.Task[object] | None = None
+        self._expired = False
 
     async def read(self) -> bytearray:
         """The raw body; else `Refused` (413 / 503 / 408) or `ClientGone`. Never reads past the cap."""
@@ -92,23 +98,36 @@ class BodyReader:
                 raise Refused(503, "busy")
             self.taken = self.declared
         body = bytearray()
+        self._task = asyncio.current_task()
+        sweep = deadlines.sweep_for(asyncio.get_running_loop(), self.deadline_s)
+        sweep.watch(self, self.deadline_s, self._expire)
         try:
-            async with asyncio.timeout(self.deadline_s):
-                while not self.complete:
-                    message = await self.request.receive()
-                    if message["type"] == "http.disconnect":
-                        raise ClientGone
-                    body += message.get("body", b"")
-                    self.complete = not message.get("more_body", False)
-                    if len(body) > self.limit:
-                        raise Refused(413, "too_large")
-                    if len(body) > self.taken:  # no Content-Length (chunked): take the bytes as they come
-                        if not self.budget.take(len(body) - self.taken, small=False):
-                            raise Refused(503, "busy")
-                        self.taken = len(body)
-        except TimeoutError:
+            while not self.complete:
+                message = await self.request.receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                body += message.get("body", b"")
+                self.complete = not message.get("more_body", False)
+                if len(body) > self.limit:
+                    raise Refused(413, "too_large")
+                if len(body) > self.taken:  # no Content-Length (chunked): take the bytes as they come
+                    if not self.budget.take(len(body) - self.taken, small=False):
+                        raise Refused(503, "busy")
+                    self.taken = len(body)
+        except asyncio.CancelledError:
+            if not self._expired:  # a real cancellation (shutdown): not ours to swallow
+                raise
+            self._task.uncancel()  # type: ignore[union-attr]
             raise Refused(408, "read_timeout") from None
+        finally:
+            sweep.forget(self)
         return body
+
+    def _expire(self) -> None:
+        """The deadline passed while the body was being read (the sweep calls this): stop the read."""
+        self._expired = True
+        if self._task is not None:
+            self._task.cancel()
 
     def release(self) -> None:
         self.budget.give_back(self.taken)
