@@ -85,6 +85,10 @@ def log_fields(data: Any) -> dict[str, Any]:
     }
 
 
+#: Bodies up to this size are parsed by the receiver's one reused parser (`Inspector`).
+REUSE_PARSER_BYTES = 1024 * 1024
+
+
 class Inspector:
     """The receiver's look at a signed body before it is queued: is it a JSON object the worker will be able
     to parse (`payload`: valid, nested at most 1,024 deep), and which installation, repository, PR and head
@@ -105,8 +109,11 @@ class Inspector:
         if form:  # GitHub's legacy encoding, rare: parsed as the worker will parse it
             data = payload(text, form=True)
             return None if data is None else log_fields(data)
+        # a large body gets a parser of its own, freed with it: the shared one keeps its buffers at the size
+        # of the largest document it parsed (~100 MB after a 25 MB payload)
+        parser = self.parser if len(body) <= REUSE_PARSER_BYTES else simdjson.Parser()
         try:
-            doc = self.parser.parse(body)
+            doc = parser.parse(body)
         except (ValueError, RuntimeError):  # malformed, or nested too deep
             return None
         try:
