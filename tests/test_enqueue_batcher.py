@@ -95,3 +95,16 @@ async def test_a_dead_redis_fails_every_delivery_of_the_batch(private_redis: Red
         assert all(isinstance(r, RedisConnectionError | OSError) for r in results), results
     finally:
         await client.aclose()
+
+
+async def test_a_batch_cancelled_before_it_is_sent_fails_its_deliveries_and_blocks_no_later_one(
+    redis: Redis, redis_prefix: str
+) -> None:
+    batcher = EnqueueBatcher(JobQueue(redis, prefix=redis_prefix))
+    waiting = asyncio.ensure_future(batcher.enqueue_all([delivery("cancelled")]))
+    await asyncio.sleep(0)  # the delivery is pending and its batch task exists, not yet started
+    for task in list(batcher._running):
+        task.cancel()
+    with pytest.raises(RedisConnectionError):
+        await waiting
+    assert await asyncio.wait_for(batcher.enqueue_all([delivery("after")]), 5) == [True]

@@ -185,3 +185,14 @@ async def test_a_timed_out_get_is_retried(github_double: GitHubDouble) -> None:
         got = (await gh.rest.pulls.async_get("octo", "repo", pr.number)).parsed_data
     assert got.number == pr.number
     assert [k for k, _ in app.retry.retries_taken] == ["server_error"]
+
+
+def test_a_rate_limit_wait_that_is_not_a_finite_number_is_the_default() -> None:
+    import httpx
+
+    from bot.github.retry import rate_limit_wait
+
+    for headers in ({"retry-after": "nan"}, {"retry-after": "inf"},
+                    {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "nan"}):
+        assert rate_limit_wait(httpx.Response(429, headers=headers), 60.0) == 60.0, headers
+    assert rate_limit_wait(httpx.Response(429, headers={"retry-after": "3"}), 60.0) == 3.0

@@ -126,3 +126,30 @@ async def test_connections_are_reused_within_one_job_only(github_double: GitHubD
             assert len(pool.connections) == 1
             pools.append(pool)
     assert pools[0] is not pools[1]
+
+
+async def test_the_environments_proxy_settings_apply_to_every_jobs_transport(
+    github_double: GitHubDouble, monkeypatch: Any
+) -> None:
+    """httpx reads HTTPS_PROXY/NO_PROXY only for clients without a transport of their own, and each job's
+    client now has one: a deployment whose only way out is a proxy must still go through it."""
+    import socket
+
+    import httpx
+    import pytest
+    from githubkit.exception import RequestError
+
+    inst, _pr = setup_pr(github_double)
+    with socket.socket() as s:  # a port nothing listens on: the "proxy" refuses every connection
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{dead}")
+    with pytest.raises(RequestError) as refused:  # through the proxy: nothing answers
+        async with make_app(github_double).installation(inst) as gh:
+            await gh.rest.repos.async_get("octo", "repo")
+    assert isinstance(refused.value.exc, httpx.ConnectError), refused.value.exc
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # the double's host exempted: straight to it
+    async with make_app(github_double).installation(inst) as gh:
+        assert (await gh.rest.repos.async_get("octo", "repo")).parsed_data.full_name == "octo/repo"

@@ -243,3 +243,26 @@ def test_trailers_and_addresses_are_read_loosely_and_in_linear_time() -> None:
     assert noreply_login("asmith@noreply.github.com") == ""
     assert email_key(" Alice+CI@Corp.Example ") == "alice@corp.example"
     assert email_key("123+asmith@users.noreply.github.com") == "123+asmith@users.noreply.github.com"
+
+
+def test_managed_user_noreply_addresses_and_lookalike_names_are_recognised() -> None:
+    """Enterprise managed users' logins hold `_`; a fullwidth or ligature spelling of a login is the login."""
+    from dataclasses import dataclass
+
+    from bot.features.signoff_identity import NOBODY, Identity, relations
+
+    @dataclass(frozen=True)
+    class Commit:
+        sha: str
+        author_identity: Identity
+        committer_identity: Identity = NOBODY
+        co_author_identities: tuple[Identity, ...] = ()
+
+    assert noreply_login("123+alice_acme@users.noreply.github.com") == "alice_acme"
+    assert email_key("123+alice_acme@users.noreply.github.com") == "123+alice_acme@users.noreply.github.com"
+    by_noreply = Commit("a" * 40, Identity("x", "x@example.invalid", "x"),
+                        co_author_identities=(Identity("A", "123+alice_acme@users.noreply.github.com"),))
+    assert relations([by_noreply], "alice_acme")
+    fullwidth = Commit("b" * 40, Identity("x", "x@example.invalid", "x"),
+                       co_author_identities=(Identity("ａｌｉｃｅ", "elsewhere@example.invalid"),))
+    assert relations([fullwidth], "alice") and not relations([fullwidth], "bob")

@@ -197,8 +197,13 @@ def test_a_signed_body_that_is_not_a_json_object_is_400_and_an_unreadable_one_is
     counted there, never retried, never a feature's work."""
     from bot import metrics
 
-    for body in (b"[1, 2, 3]", b"\xff\xfe", b"  \"text\"", b'{"action": "opened", ', b"{} {}"):
+    for body in (b"[1, 2, 3]", b"\xff\xfe", b"  \"text\"", b'{"action": "opened", ', b"{} {}",
+                 b'\xef\xbb\xbf{"action": "opened"}'):  # a BOM: the worker's parser refuses it
         assert send(receiver.url, "pull_request", body, SECRET).status_code == 400, body
+    # JSON the receiver's validator cannot hold but the worker's parser reads (an integer past 64 bits)
+    big = send(receiver.url, "pull_request", b'{"action": "labeled", "n": 18446744073709551616}', SECRET)
+    assert (big.status_code, big.json()) == (202, {"status": "queued"})
+    assert entries(db, redis_prefix) == [], "labeled: routed, nothing for any feature"
     assert db.xlen(f"{redis_prefix}:jobs") == 0
     unexpected = metrics.ROUTED.labels("pull_request", "unexpected_payload")
     before = unexpected._value.get()

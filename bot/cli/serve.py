@@ -74,8 +74,12 @@ class HeadDeadline:
         self._sweep.watch(self, self.head_timeout, self._head_expired)
 
     def _head_expired(self) -> None:
-        """No request came after `_waiting_after` (the cycle when armed) in time: close."""
-        if self.cycle is self._waiting_after and not self.transport.is_closing():  # type: ignore[attr-defined]
+        """No request came after `_waiting_after` (the cycle when armed) in time: close. A cycle still being
+        answered is not waiting for a head: a pipelined request starts inside `on_response_complete`, before
+        the deadline is re-armed, and its own response re-arms it."""
+        cycle = self.cycle  # type: ignore[attr-defined]
+        if (cycle is self._waiting_after and (cycle is None or cycle.response_complete)
+                and not self.transport.is_closing()):  # type: ignore[attr-defined]
             log.warning("webhook.head_timeout", seconds=self.head_timeout)
             self.transport.close()  # type: ignore[attr-defined]
 

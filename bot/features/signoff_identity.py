@@ -27,6 +27,7 @@ linked commits nor their newest 100 commits on the default branch (Apps have no 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -36,7 +37,7 @@ from githubkit.exception import RequestFailed
 
 #: `12345+login@users.noreply.github.com` (since 2017) or `login@users.noreply.github.com`; GHES uses
 #: `users.noreply.<host>`
-_NOREPLY = re.compile(r"^(?:\d+\+)?([a-z0-9-]+)@users\.noreply\.[a-z0-9.-]+$", re.I)
+_NOREPLY = re.compile(r"^(?:\d+\+)?([a-z0-9_-]+)@users\.noreply\.[a-z0-9.-]+$", re.I)  # _: managed users
 #: the committer of commits made on github.com (web edits, merges of the base): never a person
 WEB_FLOW = "web-flow"
 
@@ -105,9 +106,14 @@ def email_key(email: str) -> str:
     return f"{local.split('+', 1)[0]}@{domain}"
 
 
+def _fold(text: str) -> str:
+    """NFKC then case-folded: a fullwidth `ａｌｉｃｅ` or a ligature compares equal to its plain form."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
 def _squash(text: str) -> str:
-    """Letters and digits only, case-folded: `Alice-Smith`, `alice smith` and `alicesmith` compare equal."""
-    return re.sub(r"[\W_]+", "", text.casefold())
+    """Letters and digits only, folded: `Alice-Smith`, `alice smith` and `alicesmith` compare equal."""
+    return re.sub(r"[\W_]+", "", _fold(text))
 
 
 def linked_emails(commits: Iterable[CommitPeople]) -> dict[str, dict[str, str]]:
@@ -141,7 +147,7 @@ def relations(
     if not me:
         return []
     linked = linked_emails(commits)
-    display = " ".join(name.split()).casefold()
+    display = " ".join(_fold(name).split())
     out = []
     for c in commits:
         roles: dict[str, list[str]] = {}  # how -> the roles it matched, e.g. "" -> [author, committer]
@@ -181,7 +187,7 @@ def _how(
             return f"by email {_code(who.email)}, {mine[key]}"
     if who.name and _squash(who.name) == _squash(me):
         return f"by name {_code(who.name)}, your login"
-    if display and " ".join(who.name.split()).casefold() == display:
+    if display and " ".join(_fold(who.name).split()) == display:
         return f"by name {_code(who.name)}, your profile name"
     return None
 

@@ -36,12 +36,13 @@ in flight on (`httpx.ReadError`): GETs were retried a second later, POSTs failed
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 from githubkit import AppAuthStrategy, AppInstallationAuthStrategy, GitHub
@@ -241,6 +242,16 @@ class _Borrowed(MetricsTransport):
         return None
 
 
+def env_proxy(url: str) -> str | None:
+    """The proxy the environment names for `url` (`HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY`, lower or upper
+    case), unless `NO_PROXY` exempts its host — as httpx would decide for a client without a transport."""
+    split = urlsplit(url)
+    proxies = urllib.request.getproxies_environment()
+    if not proxies or urllib.request.proxy_bypass_environment(split.hostname or "", proxies):
+        return None
+    return proxies.get(split.scheme) or proxies.get("all")
+
+
 class GitHubApp:
     """One per worker process: the app's identity, its token cache and its retry policy.
 
@@ -257,6 +268,8 @@ class GitHubApp:
         assert options.api_version is not None  # resolved by GitHubOptions
         # loading the CA bundle costs ~30 ms of CPU: once per process, not once per job's transport
         self._ssl = httpx.create_ssl_context()
+        # httpx reads HTTPS_PROXY / NO_PROXY only for clients without a transport of their own; ours have one
+        self._proxy = env_proxy(options.api_url)
         self.app = VersionedGitHub(
             _AppStrategy(options.app_id, options.private_key),
             api_version=options.api_version,
@@ -277,7 +290,7 @@ class GitHubApp:
         return cls(GitHubOptions.from_settings(settings))
 
     def _new_transport(self) -> MetricsTransport:
-        return MetricsTransport(httpx.AsyncHTTPTransport(verify=self._ssl))
+        return MetricsTransport(httpx.AsyncHTTPTransport(verify=self._ssl, proxy=self._proxy))
 
     def installation(self, installation_id: int) -> VersionedGitHub[Any]:
         return self.app.with_auth(self.app.auth.as_installation(installation_id))

@@ -7,6 +7,7 @@ plugs it in; its module docstring states the rules and why githubkit's defaults 
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -86,16 +87,18 @@ def rate_limit_wait(response: httpx.Response, default_s: float) -> float:
     retry_after = response.headers.get("retry-after")
     if retry_after is not None:
         try:
-            return max(float(retry_after), 0.0)
+            seconds = float(retry_after)
         except ValueError:  # not seconds (an HTTP date from a proxy): the default; `_retry` logs the wait
             return default_s
+        return max(seconds, 0.0) if math.isfinite(seconds) else default_s  # "nan", "inf": not a wait
     reset = response.headers.get("x-ratelimit-reset")
     if reset is not None and response.headers.get("x-ratelimit-remaining") == "0":
         try:
-            # the reset is a whole-second epoch: wait a second past it rather than racing it
-            return max(float(reset) - time.time(), 0.0) + 1.0
+            epoch = float(reset)
         except ValueError:  # not an epoch: the default; `_retry` logs the wait taken
             return default_s
+        # the reset is a whole-second epoch: wait a second past it rather than racing it
+        return max(epoch - time.time(), 0.0) + 1.0 if math.isfinite(epoch) else default_s
     return default_s
 
 
@@ -112,7 +115,7 @@ class RetryPolicy:
         status = _status(exc)
         failed = _failed(exc)
         request = _request_of(exc)
-        method = request.method if request is not None else "GET"
+        method = request.method if request is not None else "?"  # unknown: never taken for idempotent
         url = str(request.url) if request is not None else "?"
 
         if status == 401 and retry_count < 2:

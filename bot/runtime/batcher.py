@@ -17,6 +17,7 @@ import asyncio
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.runtime.envelope import Envelope
 from bot.runtime.queue import JobQueue
@@ -48,22 +49,37 @@ class EnqueueBatcher:
             self._scheduled = True
             task = loop.create_task(self._send())
             self._running.add(task)
-            task.add_done_callback(self._running.discard)
-        return [(await future) is not None for future in futures]
+            task.add_done_callback(self._sent)
+        if len(futures) == 1:  # the receiver's case
+            return [(await futures[0]) is not None]
+        results = await asyncio.gather(*futures)  # every future retrieved, even when one fails
+        return [result is not None for result in results]
 
     async def _send(self) -> None:
         self._scheduled = False
         batch, self._pending = self._pending, []
         await self._run(batch)
 
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        """A batch task cancelled before its first step never took its batch: fail those deliveries (503)
+        and let the next one start a batch, rather than leave every later delivery waiting."""
+        self._running.discard(task)
+        if task.cancelled() and self._scheduled:
+            self._scheduled = False
+            batch, self._pending = self._pending, []
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(RedisConnectionError("the enqueue was cancelled"))
+
     async def _run(self, batch: list[tuple[Call, asyncio.Future[Any]]]) -> None:
         try:
             results = await self.queue.run_enqueue_calls([call for call, _ in batch])
         except BaseException as exc:  # the round trip failed: every caller of the batch gets the error
-            cancelled = isinstance(exc, asyncio.CancelledError)
+            cancelled = isinstance(exc, asyncio.CancelledError)  # (a shutdown): an answer of 503 each
+            error = RedisConnectionError("the enqueue was cancelled") if cancelled else exc
             for _, future in batch:
                 if not future.done():
-                    future.cancel() if cancelled else future.set_exception(exc)
+                    future.set_exception(error)
             if cancelled:
                 raise
             return

@@ -99,6 +99,7 @@ class BodyReader:
             self.taken = self.declared
         body = bytearray()
         self._task = asyncio.current_task()
+        cancelling = self._task.cancelling() if self._task is not None else 0
         sweep = deadlines.sweep_for(asyncio.get_running_loop(), self.deadline_s)
         sweep.watch(self, self.deadline_s, self._expire)
         try:
@@ -115,9 +116,9 @@ class BodyReader:
                         raise Refused(503, "busy")
                     self.taken = len(body)
         except asyncio.CancelledError:
-            if not self._expired:  # a real cancellation (shutdown): not ours to swallow
+            # ours only if the deadline cancelled and nothing else did too (a shutdown in the same turn)
+            if not self._expired or self._task is None or self._task.uncancel() > cancelling:
                 raise
-            self._task.uncancel()  # type: ignore[union-attr]
             raise Refused(408, "read_timeout") from None
         finally:
             sweep.forget(self)

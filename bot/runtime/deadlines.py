@@ -12,6 +12,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Hashable
 
+from bot.log import get_logger
+
+log = get_logger("prguard.web")
+
 
 def interval_for(seconds: float) -> float:
     """The sweep's period for deadlines of `seconds`: a tenth of them, between 50 ms and 1 s."""
@@ -39,10 +43,15 @@ class Sweep:
     def _sweep(self) -> None:
         now = self.loop.time()
         due = [key for key, (deadline, _) in self.entries.items() if deadline <= now]
-        for key in due:
-            _, expire = self.entries.pop(key)
-            expire()
-        self._handle = self.loop.call_later(self.interval, self._sweep) if self.entries else None
+        try:
+            for key in due:
+                _, expire = self.entries.pop(key)
+                try:
+                    expire()
+                except Exception:  # one failing callback must not stop every other deadline
+                    log.exception("deadline.expire_failed")
+        finally:
+            self._handle = self.loop.call_later(self.interval, self._sweep) if self.entries else None
 
     def close(self) -> None:
         if self._handle is not None:

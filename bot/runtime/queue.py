@@ -170,17 +170,20 @@ class JobQueue:
         """The enqueue script once per (keys, argv) of `enqueue_call`, pipelined: each call's reply (the entry
         id, or None for a duplicate) or its own error. Raises what fails the whole round trip (connection,
         timeout). Not on a cluster (its pipelines refuse EVALSHA)."""
-        for attempt in range(2):
-            # EVALSHA directly: redis-py's script pipelines ask SCRIPT EXISTS first, a second round trip
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for keys, argv in calls:
-                    pipe.evalsha(self._enqueue.sha, len(keys), *keys, *argv)
-                results = await pipe.execute(raise_on_error=False)
-            if attempt == 0 and any(isinstance(r, NoScriptError) for r in results):
-                await self.redis.script_load(_ENQUEUE)  # a restarted or flushed Redis forgot it
-                continue
-            break
-        return list(results)
+        results = await self._pipeline(calls)
+        missing = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+        if missing:  # a restarted or flushed Redis forgot the script: load it, send only those calls again
+            await self.redis.script_load(_ENQUEUE)  # (the others ran: sent again they would be "duplicates")
+            for i, result in zip(missing, await self._pipeline([calls[i] for i in missing]), strict=True):
+                results[i] = result
+        return results
+
+    async def _pipeline(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        # EVALSHA directly: redis-py's script pipelines ask SCRIPT EXISTS first, a second round trip
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for keys, argv in calls:
+                pipe.evalsha(self._enqueue.sha, len(keys), *keys, *argv)
+            return list(await pipe.execute(raise_on_error=False))
 
     def enqueue_call(self, envelope: Envelope) -> tuple[list[str], list[Any]]:
         mark = self.dedupe_mark(envelope.dedupe)
