@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from tests.e2e_stack import CHECKS, Stack, pr_payload
@@ -113,26 +114,43 @@ async def assert_ordinary_pr_found(stack: Stack, pr: Any, token: str) -> None:
 
 
 def run_scan(repo: GitRepo, *args: str) -> tuple[int, str, float, float]:
-    """`prguard scan` in a child process: exit code, stdout+stderr, seconds, and its max RSS in MiB
-    (from `wait4`, so only this child and what it waited for, never an earlier test's children)."""
+    """`prguard scan` in a child process: exit code, stdout+stderr, seconds, and its peak RSS in MiB.
+
+    The peak is the child's own `VmHWM`, sampled while it runs. Not `wait4`'s `ru_maxrss`: Linux carries the
+    forking process's high-water mark across `exec` (subprocess forks with vfork), so under pytest-xdist a
+    worker grown to 500 MB made a 110 MB scan look like 546 MB."""
     began = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "scan", str(repo.path), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = began + MAX_SECONDS * 2
     output = b""
+    peak_kib = 0
     assert proc.stdout is not None
     os.set_blocking(proc.stdout.fileno(), False)
     while True:
         output += proc.stdout.read() or b""
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        peak_kib = max(peak_kib, _hwm_kib(proc.pid))
+        pid, status, _usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
         if time.monotonic() > deadline:
             proc.kill()
             proc.wait()
             raise AssertionError("prguard scan did not finish in time")
-        time.sleep(0.05)
+        time.sleep(0.01)
     output += proc.stdout.read() or b""
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: keep Popen from waiting again
     took = time.monotonic() - began
-    return proc.returncode, output.decode("utf-8", "replace"), took, usage.ru_maxrss / 1024
+    assert peak_kib, "the scan ended before its memory could be read"
+    return proc.returncode, output.decode("utf-8", "replace"), took, peak_kib / 1024
+
+
+def _hwm_kib(pid: int) -> int:
+    """The process's peak resident memory so far (0 once it has exited or not yet started Python)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        pass
+    return 0
