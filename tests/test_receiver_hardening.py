@@ -33,7 +33,7 @@ from bot.runtime.router import Router
 from bot.settings import load_settings
 from tests.redis_server import RedisServer, free_port
 from tests.routing import route_queued_sync
-from tests.webhooks import ServedApp, fixture_body, headers_for, send, sign
+from tests.webhooks import ServedApp, fixture_body, headers_for, send, sign, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "whsec-hard-" + "Zr5mQ8wK2pLx"
@@ -186,15 +186,7 @@ def test_a_flood_of_unauthenticated_large_and_slow_requests_is_bounded_and_deliv
     url = f"http://127.0.0.1:{port}"
     body = fixture_body("pull_request", "opened")
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "prguard serve did not start"
-            time.sleep(0.1)
+        wait_healthy(url, proc)
         assert send(url, "pull_request", body, SECRET).status_code == 202  # warm: every import done
         idle = vm_rss_mb(proc.pid)
         peak = [idle]

@@ -8,14 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.redis_server import free_port
-from tests.webhooks import fixture_body, fixture_payload, send
+from tests.webhooks import fixture_body, fixture_payload, send, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "memory-test-secret"
@@ -41,15 +39,7 @@ def test_a_20_mb_signed_delivery_is_queued_and_its_memory_given_back(
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "prguard serve did not start"
-            time.sleep(0.1)
+        wait_healthy(url, proc)
         assert send(url, "pull_request", fixture_body("pull_request", "opened"), SECRET).status_code == 202
         idle = rss_mb(proc.pid)
         payload = fixture_payload("pull_request", "opened")

@@ -29,6 +29,7 @@ from tests.webhooks import (
     pull_request_payload,
     send,
     sign,
+    wait_healthy,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -354,17 +355,7 @@ def test_prguard_serve_logs_one_line_per_delivery_and_never_the_secret(
         text=True,
     )
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (
-                proc.stderr.read() if proc.stderr else ""
-            )
-            time.sleep(0.1)
+        wait_healthy(f"http://127.0.0.1:{port}", proc)
         body = fixture_body("pull_request", "opened")
         assert send(f"http://127.0.0.1:{port}", "pull_request", body, SECRET, "d-log").status_code == 202
         assert send(f"http://127.0.0.1:{port}", "pull_request", body, "wrong", "d-bad").status_code == 401

@@ -131,3 +131,19 @@ class ServedApp:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def wait_healthy(url: str, proc: Any, timeout: float = 15.0) -> None:
+    """Until a `prguard serve` process (`proc`, a Popen) answers `GET {url}/healthz` with 200; fails the test
+    if it exits or does not answer within `timeout` seconds (with its stderr, when it was piped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            err = proc.stderr.read() if proc.stderr is not None and proc.poll() is not None else ""
+            raise AssertionError(f"prguard serve did not start: {err!r}"[:2000])
+        time.sleep(0.1)
