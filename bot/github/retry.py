@@ -41,16 +41,9 @@ class RateLimitWaitTooLong(GitHubException):
         self.wait_s = wait_s
 
 
-def _status(exc: BaseException) -> int | None:
-    """HTTP status behind a githubkit error, also inside the wrapper githubkit puts around auth failures."""
-    if isinstance(exc, RequestFailed):
-        return exc.response.status_code
-    if isinstance(exc, RequestError) and isinstance(exc.exc, RequestFailed):
-        return exc.exc.response.status_code
-    return None
-
-
 def _failed(exc: BaseException) -> RequestFailed | None:
+    """The failed reply behind a githubkit error, also inside the wrapper githubkit puts around auth
+    failures; None for a network error."""
     if isinstance(exc, RequestFailed):
         return exc
     if isinstance(exc, RequestError) and isinstance(exc.exc, RequestFailed):
@@ -112,8 +105,8 @@ class RetryPolicy:
     retries_taken: deque[tuple[str, float]] = field(default_factory=lambda: deque(maxlen=1000))
 
     def __call__(self, exc: GitHubException, retry_count: int) -> RetryOption:
-        status = _status(exc)
         failed = _failed(exc)
+        status = failed.response.status_code if failed is not None else None
         request = _request_of(exc)
         method = request.method if request is not None else "?"  # unknown: never taken for idempotent
         url = str(request.url) if request is not None else "?"
